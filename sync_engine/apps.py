@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SyncEngineConfig(AppConfig):
+    name = "sync_engine"
+    verbose_name = "Sync engine"
