@@ -40,7 +40,14 @@ class QuickBooksConnectionAdmin(admin.ModelAdmin):
 
 @admin.register(models.ExternalLink)
 class ExternalLinkAdmin(admin.ModelAdmin):
-    list_display = ["company", "qbo_entity", "qbo_id", "sync_token", "last_synced_at", "unlinked_at"]
+    list_display = [
+        "company",
+        "qbo_entity",
+        "qbo_id",
+        "sync_token",
+        "last_synced_at",
+        "unlinked_at",
+    ]
     list_filter = ["qbo_entity", ("unlinked_at", admin.EmptyFieldListFilter), "company"]
     search_fields = ["qbo_id", "invoice__number", "credit_note__number", "tenant__name"]
     list_select_related = ["company"]

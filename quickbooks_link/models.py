@@ -40,6 +40,9 @@ class QuickBooksConnection(models.Model):
     access_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     refresh_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     refresh_token_hard_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A short lease taken (by compare-and-set) by the one worker refreshing the tokens; the others
+    # wait for its result instead of racing it with a refresh token it is about to supersede.
+    token_refresh_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     connected_at = models.DateTimeField(null=True, blank=True)
     connected_by = models.ForeignKey(

@@ -65,6 +65,11 @@ def database_from_url(url: str) -> dict:
         # writer commits, IMMEDIATE takes the write lock up front (no mid-transaction upgrade
         # deadlocks), and the timeout waits for a busy writer instead of failing at once.
         config["CONN_MAX_AGE"] = 0
+        # Tests use a file too: an in-memory shared-cache database takes table locks that ignore
+        # the busy timeout, so concurrency tests would fail there and nowhere else.
+        name = Path(config["NAME"])
+        if config["NAME"] != ":memory:":
+            config["TEST"] = {"NAME": str(name.with_name(f"test_{name.name}"))}
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",

@@ -80,6 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "quickbooks_link.context_processors.reconnect_banners",
             ],
         },
     },
@@ -178,6 +179,8 @@ QBO_CLIENT_SECRET = envsecret(
 )
 QBO_REDIRECT_URI = env("QBO_REDIRECT_URI", f"{SITE_URL}/quickbooks/callback/")
 QBO_WEBHOOK_VERIFIER_TOKEN = envsecret("QBO_WEBHOOK_VERIFIER_TOKEN", "")
+# Seconds before a call to QuickBooks is abandoned (neither client library sets a timeout).
+QBO_HTTP_TIMEOUT = envint("QBO_HTTP_TIMEOUT", "30")
 if QBO_ENVIRONMENT != "local" and not (QBO_CLIENT_ID and QBO_CLIENT_SECRET):
     raise ImproperlyConfigured(
         f"QBO_ENVIRONMENT={QBO_ENVIRONMENT} needs QBO_CLIENT_ID and QBO_CLIENT_SECRET"

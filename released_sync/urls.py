@@ -6,5 +6,6 @@ from django.urls import include, path
 urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("", include("quickbooks_link.urls")),
     path("", include("sync_engine.urls")),
 ]

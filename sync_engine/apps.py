@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class SyncEngineConfig(AppConfig):
     name = "sync_engine"
     verbose_name = "Sync engine"
+
+    def ready(self) -> None:
+        from sync_engine import receivers  # noqa: F401  (connects the signal receivers)

@@ -173,3 +173,25 @@ def make_invoice(acme_north, tenant, rent):
         return document_totals_refresh(document=invoice)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def _app_sandbox_process():
+    from tests.qbo_sandbox.conftest import start_sandbox, stop_sandbox
+
+    sandbox = start_sandbox("--minute-seconds", "60")
+    yield sandbox
+    stop_sandbox(sandbox)
+
+
+@pytest.fixture
+def qbo(_app_sandbox_process, settings):
+    """A running qbo_sandbox, reset, with the app pointed at it (QBO_ENVIRONMENT=local)."""
+    settings.QBO_ENVIRONMENT = "local"
+    settings.QBO_SANDBOX_URL = _app_sandbox_process.url
+    settings.QBO_CLIENT_ID = "sandbox-client-id"
+    settings.QBO_CLIENT_SECRET = "sandbox-client-secret"
+    settings.QBO_REDIRECT_URI = "http://testserver/quickbooks/callback/"
+    settings.QBO_HTTP_TIMEOUT = 10
+    _app_sandbox_process.control("POST", "reset")
+    return _app_sandbox_process

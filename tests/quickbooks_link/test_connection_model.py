@@ -93,6 +93,9 @@ class TestExternalLink:
             company=acme_north, qbo_entity=QboEntity.CUSTOMER, tenant=tenant, pending_request_id="a"
         )
         ExternalLink.objects.create(
-            company=acme_north, qbo_entity=QboEntity.INVOICE, invoice=invoice, pending_request_id="b"
+            company=acme_north,
+            qbo_entity=QboEntity.INVOICE,
+            invoice=invoice,
+            pending_request_id="b",
         )
         assert ExternalLink.objects.filter(qbo_id="").count() == 2

@@ -1,0 +1,344 @@
+"""The only module that talks to QuickBooks: through intuit-oauth and python-quickbooks, unmodified.
+
+Where the app talks to is configuration alone (qbo-api.md §7): for QBO_ENVIRONMENT=local the
+AuthClient's `environment` is the emulator's discovery URL and the API base URL is the emulator's;
+for sandbox/production both are Intuit's. Neither library sets HTTP timeouts, so a requests
+adapter adds one; a response hook records each exchange for the message log and for classifying
+failures by their real HTTP status (python-quickbooks reports a non-JSON 429 or 503 only as
+"Error reading json response", error code 10000).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import requests
+from django.conf import settings
+from intuitlib.client import AuthClient
+from intuitlib.enums import Scopes
+from intuitlib.exceptions import AuthClientError
+from quickbooks import QuickBooks
+from quickbooks import exceptions as qb_exceptions
+from quickbooks.objects.account import Account
+from quickbooks.objects.base import Ref
+from quickbooks.objects.company_info import CompanyInfo
+from quickbooks.objects.customer import Customer
+from quickbooks.objects.item import Item
+from quickbooks.objects.preferences import Preferences
+from quickbooks.objects.taxcode import TaxCode
+from quickbooks.objects.trackingclass import Class
+from requests.adapters import HTTPAdapter
+
+from quickbooks_link.errors import (
+    QboError,
+    QboPermanentError,
+    QboReconnectRequired,
+    QboTransientError,
+    classify,
+)
+
+MINOR_VERSION = 75  # Intuit ignores 1-74 since 2025-08-01 (qbo-api.md §4).
+SCOPES = [Scopes.ACCOUNTING]
+# intuit-oauth 1.2.6 has no switch for this (1.2.7 does); the header is all the switch sends.
+HARD_EXPIRY_HEADER = "x-include-refresh-token-hard-expires-in"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int | None
+    hard_expires_in: int | None
+
+
+@dataclass
+class Exchange:
+    method: str
+    url: str
+    status: int
+    intuit_tid: str
+
+
+@dataclass
+class QboApi:
+    """A python-quickbooks client for one realm, and the exchanges it has made."""
+
+    qb: QuickBooks
+    realm_id: str
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    @property
+    def last_exchange(self) -> Exchange | None:
+        return self.exchanges[-1] if self.exchanges else None
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    def send(self, request, **kwargs):
+        kwargs["timeout"] = kwargs.get("timeout") or settings.QBO_HTTP_TIMEOUT
+        return super().send(request, **kwargs)
+
+
+def _with_timeouts(session: requests.Session) -> None:
+    adapter = _TimeoutAdapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+
+
+def _is_local() -> bool:
+    return settings.QBO_ENVIRONMENT == "local"
+
+
+def _discovery_environment() -> str:
+    if _is_local():
+        # The emulator serves plain HTTP on loopback; oauthlib refuses that unless told it is local.
+        if settings.QBO_SANDBOX_URL.startswith("http://"):
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+        return f"{settings.QBO_SANDBOX_URL}/.well-known/openid_configuration"
+    return settings.QBO_ENVIRONMENT
+
+
+def _auth_client() -> AuthClient:
+    try:
+        client = AuthClient(
+            settings.QBO_CLIENT_ID,
+            settings.QBO_CLIENT_SECRET,
+            settings.QBO_REDIRECT_URI,
+            environment=_discovery_environment(),
+        )
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        # The constructor fetches Intuit's discovery document.
+        raise QboTransientError(f"QuickBooks sign-in is unreachable: {exc}") from exc
+    _with_timeouts(client)
+    client.headers[HARD_EXPIRY_HEADER] = "true"
+    return client
+
+
+def _oauth_error(exc: AuthClientError) -> QboError:
+    try:
+        error = exc.response.json().get("error", "")
+    except ValueError:
+        error = ""
+    tid = exc.intuit_tid or ""
+    if error == "invalid_grant":
+        return QboReconnectRequired(
+            "QuickBooks no longer accepts this connection (invalid_grant)",
+            code="invalid_grant",
+            http_status=exc.status_code,
+            intuit_tid=tid,
+        )
+    if exc.status_code >= 500 or exc.status_code == 429:
+        return QboTransientError(
+            f"QuickBooks sign-in answered HTTP {exc.status_code}",
+            http_status=exc.status_code,
+            intuit_tid=tid,
+        )
+    return QboPermanentError(
+        f"QuickBooks sign-in refused the request ({error or exc.status_code})",
+        code=error,
+        http_status=exc.status_code,
+        intuit_tid=tid,
+    )
+
+
+def _token_call(operation: Callable[[AuthClient], object]) -> AuthClient:
+    client = _auth_client()
+    try:
+        operation(client)
+    except AuthClientError as exc:
+        raise _oauth_error(exc) from exc
+    except requests.RequestException as exc:
+        raise QboTransientError(f"QuickBooks sign-in did not answer: {exc}") from exc
+    return client
+
+
+def _tokens_of(client: AuthClient) -> Tokens:
+    def seconds(name: str) -> int | None:
+        value = getattr(client, name, None)
+        return int(value) if value not in (None, "") else None
+
+    return Tokens(
+        access_token=client.access_token,
+        refresh_token=client.refresh_token,
+        expires_in=seconds("expires_in") or 3600,
+        refresh_expires_in=seconds("x_refresh_token_expires_in"),
+        hard_expires_in=seconds("x_refresh_token_hard_expires_in"),
+    )
+
+
+def authorization_url(*, state: str) -> str:
+    """Where to send a person to grant access.
+
+    https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/oauth-2.0
+    """
+    return _auth_client().get_authorization_url(SCOPES, state_token=state)
+
+
+def exchange_code(*, code: str, realm_id: str) -> Tokens:
+    """Trade the callback's authorization code for tokens (grant_type=authorization_code)."""
+    client = _token_call(lambda c: c.get_bearer_token(code, realm_id=realm_id))
+    return _tokens_of(client)
+
+
+def refresh_tokens(*, refresh_token: str) -> Tokens:
+    """A new access token; the refresh token in the answer may be a new one too (always keep it).
+
+    https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/faq
+    """
+    client = _token_call(lambda c: c.refresh(refresh_token=refresh_token))
+    return _tokens_of(client)
+
+
+def revoke_token(*, token: str) -> None:
+    """Revoke the app's access to the realm (either token revokes both)."""
+    _token_call(lambda c: c.revoke(token=token))
+
+
+def api_client(*, access_token: str, refresh_token: str, realm_id: str) -> QboApi:
+    """A python-quickbooks client for one realm, with timeouts and exchange recording.
+
+    python-quickbooks never refreshes tokens itself: after a refresh, build a new client.
+    """
+    auth = _auth_client()
+    auth.access_token, auth.refresh_token, auth.realm_id = access_token, refresh_token, realm_id
+    qb = QuickBooks(
+        auth_client=auth,
+        refresh_token=refresh_token,
+        company_id=realm_id,
+        minorversion=MINOR_VERSION,
+    )
+    if _is_local():
+        qb.api_url_v3 = qb.sandbox_api_url_v3 = f"{settings.QBO_SANDBOX_URL}/v3"
+    api = QboApi(qb=qb, realm_id=realm_id)
+    _with_timeouts(qb.session)
+    qb.session.hooks["response"].append(_recorder(api))
+    return api
+
+
+def _recorder(api: QboApi):
+    def record(response: requests.Response, *args, **kwargs) -> None:
+        api.exchanges.append(
+            Exchange(
+                method=response.request.method,
+                url=response.request.url.split("?")[0],
+                status=response.status_code,
+                intuit_tid=response.headers.get("intuit_tid", ""),
+            )
+        )
+
+    return record
+
+
+def call(api: QboApi, operation: Callable[[QuickBooks], T]) -> T:
+    """Run one python-quickbooks operation, turning every failure into a classified QboError."""
+    seen = len(api.exchanges)
+    try:
+        return operation(api.qb)
+    except qb_exceptions.QuickbooksException as exc:
+        exchange = api.last_exchange if len(api.exchanges) > seen else None
+        raise classify(
+            http_status=exchange.status if exchange else None,
+            code=str(exc.error_code or ""),
+            message=exc.message,
+            detail=str(exc.detail or ""),
+            intuit_tid=exchange.intuit_tid if exchange else "",
+        ) from exc
+    except requests.RequestException as exc:
+        raise QboTransientError(f"QuickBooks did not answer: {exc}") from exc
+
+
+def read_company_info(api: QboApi) -> dict:
+    """The realm's company name and country.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/companyinfo
+    """
+    info = call(api, lambda qb: CompanyInfo.all(qb=qb))[0]
+    return {"name": info.CompanyName, "country": info.Country or ""}
+
+
+def read_preferences(api: QboApi) -> dict:
+    """The realm settings that change how we sync.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/preferences
+    """
+    prefs = call(api, lambda qb: Preferences.get(qb=qb))
+    accounting, sales, currency = (
+        prefs.AccountingInfoPrefs,
+        prefs.SalesFormsPrefs,
+        prefs.CurrencyPrefs,
+    )
+    home = getattr(currency, "HomeCurrency", None) if currency else None
+    return {
+        "custom_txn_numbers": bool(getattr(sales, "CustomTxnNumbers", False)),
+        "class_tracking": bool(getattr(accounting, "ClassTrackingPerTxn", False)),
+        "multicurrency": bool(getattr(currency, "MultiCurrencyEnabled", False)),
+        "closing_date": (getattr(accounting, "BookCloseDate", "") or None),
+        "home_currency": getattr(home, "value", "") if home else "",
+    }
+
+
+PAGE_SIZE = 1000  # QBO's MAXRESULTS ceiling (qbo-api.md §1)
+
+
+def _all_pages(api: QboApi, entity_class, where: str = "") -> list:
+    rows: list = []
+    while True:
+        start = len(rows) + 1
+
+        def page(qb, start=start):
+            if where:
+                return entity_class.where(where, start_position=start, max_results=PAGE_SIZE, qb=qb)
+            return entity_class.all(start_position=start, max_results=PAGE_SIZE, qb=qb)
+
+        batch = call(api, page)
+        rows.extend(batch)
+        if len(batch) < PAGE_SIZE:
+            return rows
+
+
+def read_reference_data(api: QboApi, *, with_classes: bool) -> dict[str, list[dict]]:
+    """Accounts, items, tax codes, (classes) and customers, for mapping at onboarding.
+
+    https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/data-queries
+    """
+    entities = {"Account": Account, "Item": Item, "TaxCode": TaxCode, "Customer": Customer}
+    if with_classes:
+        entities["Class"] = Class
+    # Inactive accounts and items are read too, so a mapping to one can be flagged.
+    inactive_too = {"Account", "Item"}
+    return {
+        name: [
+            obj.to_dict()
+            for obj in _all_pages(
+                api, cls, "Active IN (true, false)" if name in inactive_too else ""
+            )
+        ]
+        for name, cls in entities.items()
+    }
+
+
+def create_service_item(api: QboApi, *, name: str, income_account_id: str) -> dict:
+    """Create a Service item that books its sales to the given income account.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/item
+    """
+    item = Item()
+    item.Name, item.Type = name, "Service"
+    item.IncomeAccountRef = Ref()
+    item.IncomeAccountRef.value = income_account_id
+    return call(api, lambda qb: item.save(qb=qb)).to_dict()
+
+
+def create_class(api: QboApi, *, name: str) -> dict:
+    """Create a class (one per property, for class tracking).
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/class
+    """
+    tracking_class = Class()
+    tracking_class.Name = name
+    return call(api, lambda qb: tracking_class.save(qb=qb)).to_dict()
