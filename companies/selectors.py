@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
 
-from companies.models import Company, CreditNote, DocumentStatus, Invoice
+from companies.models import Company, CreditNote, DocumentStatus, Invoice, round_money
 
 
 def invoice_balance(*, invoice: Invoice) -> Decimal:
@@ -15,7 +15,7 @@ def invoice_balance(*, invoice: Invoice) -> Decimal:
     credited = CreditNote.objects.filter(
         allocated_invoice=invoice, status=DocumentStatus.APPROVED
     ).aggregate(s=Sum("total"))
-    return invoice.total - (paid["s"] or 0) - (credited["s"] or 0)
+    return round_money(invoice.total - (paid["s"] or 0) - (credited["s"] or 0))
 
 
 def companies_for_user(user) -> QuerySet[Company]:

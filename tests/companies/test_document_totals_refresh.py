@@ -31,3 +31,11 @@ def test_it_stores_totals_so_they_survive_a_reload(make_invoice, sales_tax):
         Decimal("8.88"),
         Decimal("108.88"),
     )
+
+
+def test_it_stores_sums_that_binary_floats_cannot_represent(make_invoice, sales_tax):
+    # 3637.50 + 141.86 is not exactly 3779.36 as binary floats, which is how SQLite stores them.
+    invoice = make_invoice(lines=((1, "3637.50"),))
+    invoice.tax_total, invoice.total = Decimal("141.86"), Decimal("3779.36")
+    invoice.save(update_fields=["tax_total", "total"])
+    assert Invoice.objects.get(pk=invoice.pk).total == Decimal("3779.36")
