@@ -70,3 +70,18 @@ class QboReferenceRecordAdmin(admin.ModelAdmin):
     list_filter = ["qbo_entity", "active", "company"]
     search_fields = ["name", "qbo_id"]
     list_select_related = ["company"]
+
+
+@admin.register(models.ApiPermit)
+class ApiPermitAdmin(admin.ModelAdmin):
+    """Requests to QuickBooks counted by the database limiter (only used without Redis)."""
+
+    list_display = ["realm_id", "batch", "lease_until", "done_at"]
+    list_filter = ["batch", ("lease_until", admin.EmptyFieldListFilter)]
+    search_fields = ["realm_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

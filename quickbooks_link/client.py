@@ -11,6 +11,9 @@ failures by their real HTTP status (python-quickbooks reports a non-JSON 429 or 
 from __future__ import annotations
 
 import os
+import random
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -39,6 +42,7 @@ from quickbooks_link.errors import (
     QboTransientError,
     classify,
 )
+from quickbooks_link.limits import Permit
 
 MINOR_VERSION = 75  # Intuit ignores 1-74 since 2025-08-01 (qbo-api.md §4).
 SCOPES = [Scopes.ACCOUNTING]
@@ -84,8 +88,32 @@ class _TimeoutAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def _with_timeouts(session: requests.Session) -> None:
-    adapter = _TimeoutAdapter()
+API_PATH = re.compile(r"/v3/company/(?P<realm>[^/]+)/(?P<rest>[^?]*)")
+
+
+class _LimitedAdapter(_TimeoutAdapter):
+    """Every Accounting API request waits for a permit under QuickBooks' limits (see limits.py).
+
+    A 429 that still arrives was refused before QuickBooks did anything, so resending it is safe:
+    it is waited out here, with exponential backoff and jitter, a bounded number of times.
+    """
+
+    def send(self, request, **kwargs):
+        match = API_PATH.search(request.url)
+        if match is None:
+            return super().send(request, **kwargs)
+        realm, batch = match["realm"], match["rest"].startswith("batch")
+        for attempt in range(settings.QBO_THROTTLE_RETRIES + 1):
+            with Permit(realm, batch=batch):
+                response = super().send(request, **kwargs)
+            if response.status_code != 429 or attempt == settings.QBO_THROTTLE_RETRIES:
+                return response
+            time.sleep(min(2**attempt, 30) * (0.5 + random.random()))  # noqa: S311
+        return response
+
+
+def _with_timeouts(session: requests.Session, adapter: HTTPAdapter | None = None) -> None:
+    adapter = adapter or _TimeoutAdapter()
     session.mount("https://", adapter)
     session.mount("http://", adapter)
 
@@ -215,7 +243,7 @@ def api_client(*, access_token: str, refresh_token: str, realm_id: str) -> QboAp
     if _is_local():
         qb.api_url_v3 = qb.sandbox_api_url_v3 = f"{settings.QBO_SANDBOX_URL}/v3"
     api = QboApi(qb=qb, realm_id=realm_id)
-    _with_timeouts(qb.session)
+    _with_timeouts(qb.session, _LimitedAdapter())
     qb.session.hooks["response"].append(_recorder(api))
     return api
 

@@ -247,3 +247,34 @@ class QboReferenceRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.qbo_entity} {self.name}"
+
+
+class ApiPermit(models.Model):
+    """One request to QuickBooks, for the database limiter (used when there is no Redis)."""
+
+    realm_id = models.CharField(max_length=32)
+    token = models.CharField(max_length=32, unique=True)
+    batch = models.BooleanField(default=False)
+    lease_until = models.DateTimeField(null=True, help_text="set while the request is in flight")
+    done_at = models.DateTimeField(null=True, help_text="when its answer came")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["realm_id", "done_at"]),
+            models.Index(fields=["realm_id", "lease_until"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.realm_id} {self.token}"
+
+    @staticmethod
+    def lock_realm(realm_id: str) -> None:
+        """Serialise permit decisions for one realm until the transaction ends.
+
+        SQLite serialises write transactions already (IMMEDIATE mode); PostgreSQL needs a lock.
+        """
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"qbo:{realm_id}"])

@@ -181,6 +181,11 @@ QBO_REDIRECT_URI = env("QBO_REDIRECT_URI", f"{SITE_URL}/quickbooks/callback/")
 QBO_WEBHOOK_VERIFIER_TOKEN = envsecret("QBO_WEBHOOK_VERIFIER_TOKEN", "")
 # Seconds before a call to QuickBooks is abandoned (neither client library sets a timeout).
 QBO_HTTP_TIMEOUT = envint("QBO_HTTP_TIMEOUT", "30")
+# Intuit's per-realm limits are per minute; only a time-compressed local sandbox changes this.
+QBO_LIMIT_MINUTE_SECONDS = float(envint("QBO_LIMIT_MINUTE_SECONDS", "60"))
+# How long a request may wait for room under the limits, and how often a 429 is waited out.
+QBO_LIMIT_MAX_WAIT = envint("QBO_LIMIT_MAX_WAIT", "120")
+QBO_THROTTLE_RETRIES = envint("QBO_THROTTLE_RETRIES", "4")
 if QBO_ENVIRONMENT != "local" and not (QBO_CLIENT_ID and QBO_CLIENT_SECRET):
     raise ImproperlyConfigured(
         f"QBO_ENVIRONMENT={QBO_ENVIRONMENT} needs QBO_CLIENT_ID and QBO_CLIENT_SECRET"
