@@ -1,0 +1,1 @@
+"""Per-entity rules of the emulated QBO company (qbo-api.md §4)."""
