@@ -14,6 +14,7 @@ from released_sync.env import (
     env,
     envbool,
     envchoice,
+    envfloat,
     envint,
     envlist,
     envsecret,
@@ -182,7 +183,7 @@ QBO_WEBHOOK_VERIFIER_TOKEN = envsecret("QBO_WEBHOOK_VERIFIER_TOKEN", "")
 # Seconds before a call to QuickBooks is abandoned (neither client library sets a timeout).
 QBO_HTTP_TIMEOUT = envint("QBO_HTTP_TIMEOUT", "30")
 # Intuit's per-realm limits are per minute; only a time-compressed local sandbox changes this.
-QBO_LIMIT_MINUTE_SECONDS = float(envint("QBO_LIMIT_MINUTE_SECONDS", "60"))
+QBO_LIMIT_MINUTE_SECONDS = envfloat("QBO_LIMIT_MINUTE_SECONDS", "60")
 # How long a request may wait for room under the limits, and how often a 429 is waited out.
 QBO_LIMIT_MAX_WAIT = envint("QBO_LIMIT_MAX_WAIT", "120")
 QBO_THROTTLE_RETRIES = envint("QBO_THROTTLE_RETRIES", "4")

@@ -24,7 +24,9 @@ def test_it_registers_every_model_of_our_apps():
         for model in apps.get_app_config(label).get_models()
     }
     inlines = {
-        inline.model for model_admin in admin.site._registry.values() for inline in model_admin.inlines
+        inline.model
+        for model_admin in admin.site._registry.values()
+        for inline in model_admin.inlines
     }
     assert ours <= set(admin.site._registry) | inlines
 

@@ -71,3 +71,9 @@ def test_it_refuses_an_encryption_key_that_is_not_a_fernet_key():
 def test_it_accepts_several_keys_for_rotation():
     keys = [Fernet.generate_key().decode() for _ in range(2)]
     assert env.fernet_keys("FIELD_ENCRYPTION_KEY", ",".join(keys)) == keys
+
+
+def test_it_refuses_a_number_that_is_not_a_number(monkeypatch):
+    monkeypatch.setenv("SOME_NUMBER", "fast")
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER must be a number"):
+        env.envfloat("SOME_NUMBER", "60")

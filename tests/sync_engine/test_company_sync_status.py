@@ -12,7 +12,7 @@ from django.utils import timezone
 from companies.models import Company
 from quickbooks_link.models import QuickBooksConnection
 from sync_engine.models import Direction, Entity, SyncItemResult, SyncRun
-from sync_engine.selectors import company_sync_status, companies_with_sync_status
+from sync_engine.selectors import companies_with_sync_status, company_sync_status
 from sync_engine.statuses import CompanyStatus
 
 NOW = timezone.now()
