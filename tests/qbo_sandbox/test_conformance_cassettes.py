@@ -37,6 +37,8 @@ from .helpers import (  # noqa: F401
     set_oauth,
 )
 
+pytestmark = cassettes.recordings_required
+
 # --- what cannot be replayed, and why ----------------------------------------------------------
 
 NOT_EMULATED = "is not an emulated entity (the sandbox emulates Customer, Invoice, CreditMemo, "

@@ -19,6 +19,8 @@ from .helpers import (  # noqa: F401
     sandbox_process_fixture,
 )
 
+pytestmark = cassettes.recordings_required
+
 # --- XML fixtures (quickbooks-ruby) ------------------------------------------------------------
 
 _NS = "{http://schema.intuit.com/finance/v3}"
