@@ -56,13 +56,34 @@ def tax_code_records(country: str) -> list[dict]:
     return records
 
 
+def _us_tax_detail(data: dict, lines: list[dict]) -> tuple[dict, float, bool]:
+    """US companies on manual sales tax: the tax amount the caller states on the form.
+
+    QBO takes an explicit TxnTaxDetail.TotalTax (with its TxnTaxCodeRef) on a form that has
+    taxable ("TAX") lines; without one, or without taxable lines, the form carries no tax. This
+    sandbox does not emulate automated sales tax (AST), which computes the amount from addresses.
+    """
+    detail = data.get("TxnTaxDetail") or {}
+    taxable = any(
+        (line.get("SalesItemLineDetail") or {}).get("TaxCodeRef", {}).get("value") == "TAX"
+        for line in lines
+    )
+    stated = money(float(detail.get("TotalTax") or 0))
+    if not taxable or stated <= 0:
+        return {"TotalTax": 0}, 0.0, False
+    kept = {"TotalTax": stated}
+    if detail.get("TxnTaxCodeRef"):
+        kept["TxnTaxCodeRef"] = detail["TxnTaxCodeRef"]
+    return kept, stated, False
+
+
 def tax_detail(
     realm: Realm, data: dict, lines: list[dict], subtotal: float
 ) -> tuple[dict, float, bool]:
     """(TxnTaxDetail, total tax, amounts-include-tax) for a sales form."""
     country = realm.settings.country
     if country == "US":
-        return {"TotalTax": 0}, 0.0, False
+        return _us_tax_detail(data, lines)
     mode = data.get("GlobalTaxCalculation") or "TaxExcluded"
     if mode == "NotApplicable":
         return {"TotalTax": 0}, 0.0, False
