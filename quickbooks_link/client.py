@@ -10,6 +10,7 @@ failures by their real HTTP status (python-quickbooks reports a non-JSON 429 or 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -39,6 +40,7 @@ from quickbooks_link.errors import (
     QboError,
     QboPermanentError,
     QboReconnectRequired,
+    QboTimeoutError,
     QboTransientError,
     classify,
 )
@@ -276,6 +278,8 @@ def call(api: QboApi, operation: Callable[[QuickBooks], T]) -> T:
             detail=str(exc.detail or ""),
             intuit_tid=exchange.intuit_tid if exchange else "",
         ) from exc
+    except requests.Timeout as exc:
+        raise QboTimeoutError(f"QuickBooks did not answer in time: {exc}") from exc
     except requests.RequestException as exc:
         raise QboTransientError(f"QuickBooks did not answer: {exc}") from exc
 
@@ -370,3 +374,62 @@ def create_class(api: QboApi, *, name: str) -> dict:
     tracking_class = Class()
     tracking_class.Name = name
     return call(api, lambda qb: tracking_class.save(qb=qb)).to_dict()
+
+
+# --- Raw-JSON operations for the sync engine. Every write carries a requestid, so repeating it
+# after a lost answer returns QuickBooks' first answer instead of writing twice (qbo-api.md §3).
+
+
+def _body(payload: dict) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def create(api: QboApi, entity: str, payload: dict, *, request_id: str) -> dict:
+    """Create one object. https://developer.intuit.com/app/developer/qbo/docs/learn/rest-api-features"""
+    answer = call(api, lambda qb: qb.create_object(entity, _body(payload), request_id=request_id))
+    return answer[entity]
+
+
+def update(api: QboApi, entity: str, payload: dict, *, request_id: str) -> dict:
+    """Full update of one object; the payload carries Id and the SyncToken it was based on."""
+    answer = call(api, lambda qb: qb.update_object(entity, _body(payload), request_id=request_id))
+    return answer[entity]
+
+
+def read(api: QboApi, entity: str, qbo_id: str) -> dict:
+    """Read one object by Id."""
+    return call(api, lambda qb: qb.get_single_object(entity, qbo_id))[entity]
+
+
+def query(api: QboApi, sql: str) -> list[dict]:
+    """Run one query; returns the rows of its entity (no paging: callers bound MAXRESULTS).
+
+    https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/data-queries
+    """
+    entity = sql.split(" FROM ", 1)[1].split()[0] if " FROM " in sql else ""
+    answer = call(api, lambda qb: qb.query(sql))["QueryResponse"]
+    return answer.get(entity, [])
+
+
+def void_invoice(api: QboApi, qbo_id: str, sync_token: str, *, request_id: str) -> dict:
+    """Void an invoice (it stays, with zero amounts). operation=void, as Intuit documents it."""
+    url = f"{api.qb.api_url}/company/{api.realm_id}/invoice"
+    body = _body({"Id": qbo_id, "SyncToken": sync_token})
+    answer = call(
+        api, lambda qb: qb.post(url, body, params={"operation": "void"}, request_id=request_id)
+    )
+    return answer["Invoice"]
+
+
+def changes_since(api: QboApi, entities: list[str], since: str) -> dict[str, list[dict]]:
+    """Change data capture: what changed in QuickBooks since a time (at most 30 days back).
+
+    https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/change-data-capture
+    """
+    answer = call(api, lambda qb: qb.change_data_capture(",".join(entities), since))
+    changes: dict[str, list[dict]] = {}
+    for response in answer.get("CDCResponse", []):
+        for group in response.get("QueryResponse", []):
+            for entity in entities:
+                changes.setdefault(entity, []).extend(group.get(entity, []))
+    return changes

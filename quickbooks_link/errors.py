@@ -35,6 +35,10 @@ class QboTransientError(QboError):
     kind = "transient"
 
 
+class QboTimeoutError(QboTransientError):
+    """No answer in time. Unlike a dropped connection, QuickBooks may still be working on it."""
+
+
 class QboThrottledError(QboTransientError):
     """HTTP 429 (or fault 3001): Intuit asks us to wait before the next request."""
 

@@ -69,6 +69,11 @@ class QuickBooksConnection(models.Model):
     last_pulled_at = models.DateTimeField(
         null=True, blank=True, help_text="Changes made in QuickBooks are read from here on."
     )
+    pushed_through = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Records changed before this were sent by a completed sync; empty: send all.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -161,6 +166,10 @@ class ExternalLink(models.Model):
         max_length=64, blank=True, help_text="Hash of the payload last accepted by QuickBooks."
     )
     last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    # A credit memo is applied to its invoice by a separate QuickBooks Payment (TotalAmt 0).
+    allocation_qbo_id = models.CharField(max_length=40, blank=True)
+    allocation_sync_token = models.CharField(max_length=20, blank=True)
 
     pending_request_id = models.CharField(max_length=50, blank=True)
     pending_fingerprint = models.CharField(max_length=64, blank=True)

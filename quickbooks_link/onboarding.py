@@ -276,8 +276,9 @@ def preflight_warnings(connection: QuickBooksConnection) -> list[str]:
         )
     if not prefs.get("custom_txn_numbers"):
         warnings.append(
-            "Custom transaction numbers are off in QuickBooks, so QuickBooks will number invoices "
-            "itself and yours will not appear. Turn them on under Account and Settings › Sales."
+            "Custom transaction numbers are off in QuickBooks. Turn them on (Account and Settings › "
+            "Sales › Custom transaction numbers) so invoices keep this app's numbers in QuickBooks "
+            "and QuickBooks can warn about duplicates."
         )
     if connection.qbo_currency and connection.qbo_currency != company.base_currency:
         warnings.append(

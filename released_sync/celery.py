@@ -7,7 +7,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "released_sync.settings")
 
-app = Celery("released_sync")
+# DjangoTask adds delay_on_commit / apply_async_on_commit: enqueue only once the data is committed.
+app = Celery("released_sync", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -75,9 +75,10 @@ def database_from_url(url: str) -> dict:
         config["CONN_MAX_AGE"] = 0
         # Tests use a file too: an in-memory shared-cache database takes table locks that ignore
         # the busy timeout, so concurrency tests would fail there and nowhere else.
+        # Named per process, so two test runs on one machine never share (and break) one file.
         name = Path(config["NAME"])
         if config["NAME"] != ":memory:":
-            config["TEST"] = {"NAME": str(name.with_name(f"test_{name.name}"))}
+            config["TEST"] = {"NAME": str(name.with_name(f"test_{os.getpid()}_{name.name}"))}
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",

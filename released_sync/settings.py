@@ -169,6 +169,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Two queues: single-record syncs (a person just saved a document) must never wait behind bulk
+# work, so they have their own queue, which workers consume first.
+CELERY_TASK_DEFAULT_QUEUE = "bulk"
+CELERY_TASK_ROUTES = {"sync_engine.tasks.sync_record": {"queue": "on_demand"}}
+# A run stuck longer than this is abandoned by its worker (and later marked failed by the reaper).
+SYNC_RUN_SOFT_TIME_LIMIT = envint("SYNC_RUN_SOFT_TIME_LIMIT", str(30 * 60))
+SYNC_RUN_STALE_AFTER = envint("SYNC_RUN_STALE_AFTER", str(10 * 60))
+# Retries of a failed call to QuickBooks within a run (5xx, dropped connections), with backoff.
+SYNC_TRANSIENT_RETRIES = envint("SYNC_TRANSIENT_RETRIES", "3")
+# A push whose answer never came is reconciled only after this long: QuickBooks gives up on a
+# request after 120 s, so by then it has either written the record or never will.
+SYNC_PENDING_LEASE = envint("SYNC_PENDING_LEASE", "300")
+# The automatic cycle spreads its requests over this many seconds.
+SYNC_SPREAD_SECONDS = envint("SYNC_SPREAD_SECONDS", "300")
 CELERY_TIMEZONE = TIME_ZONE
 
 # QuickBooks Online. "local" talks to the qbo_sandbox emulator at QBO_SANDBOX_URL.

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sync_engine import views
+from sync_engine import views, webhooks
 
 app_name = "sync_engine"
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("quickbooks/webhooks/", webhooks.quickbooks_webhook, name="quickbooks_webhook"),
 ]
