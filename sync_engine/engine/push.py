@@ -326,6 +326,12 @@ def _update(ctx, kind: Kind, record, link, payload: dict, fingerprint: str) -> s
         )
         return Outcome.SKIPPED
     rid = request_id(kind, record, fingerprint, base=link.sync_token)
+    # The same lease as for creates: an on-demand run and a full run never update one record at
+    # once (the loser's 5010 would otherwise look like an edit made in QuickBooks).
+    if _in_flight_elsewhere(link, rid) or not _claim(link, rid, fingerprint):
+        ctx.record(_subject(kind, record, link.qbo_id), Outcome.SKIPPED,
+                   message="Being sent by another sync.")  # fmt: skip
+        return Outcome.SKIPPED
     body = {**payload, "Id": link.qbo_id, "SyncToken": link.sync_token, "sparse": False}
     try:
         updated = ctx.qbo(

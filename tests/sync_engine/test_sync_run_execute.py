@@ -246,3 +246,19 @@ def test_it_sends_an_archived_tenants_invoices_then_deactivates_the_customer(
     assert [row["DocNumber"] for row in qbo_rows(qbo_api, "SELECT * FROM Invoice")] == ["INV-1"]
     (customer,) = qbo_rows(qbo_api, "SELECT * FROM Customer WHERE Active = false")
     assert customer["DisplayName"].startswith("Jane Doe")
+
+
+def test_it_leaves_a_record_another_sync_is_sending_alone(connected, make_invoice, run_sync):
+    from django.utils import timezone
+
+    invoice = _approved(make_invoice, "INV-1")
+    run_sync(connected.company)
+    invoice.memo = "Changed"
+    invoice.save()
+    SyncRun.objects.filter(company=connected.company, status="queued").delete()
+    ExternalLink.objects.filter(invoice=invoice).update(
+        pending_request_id="someone-else", pending_since=timezone.now()
+    )
+    run = run_sync(connected.company)
+    result = run.results.get(entity="invoice")
+    assert (result.outcome, result.message) == ("skipped", "Being sent by another sync.")
