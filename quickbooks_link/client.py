@@ -433,3 +433,30 @@ def changes_since(api: QboApi, entities: list[str], since: str) -> dict[str, lis
             for entity in entities:
                 changes.setdefault(entity, []).extend(group.get(entity, []))
     return changes
+
+
+BATCH_LIMIT = 30  # items per batch request (qbo-api.md §1)
+
+
+def batch(api: QboApi, items: list[dict], *, request_id: str) -> list[dict]:
+    """Send up to 30 operations in one request; returns the BatchItemResponse list (by bId).
+
+    A requestid makes a retry the same request only with the same bIds too (qbo-api.md §3), so
+    callers give stable bIds. https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/batch
+    """
+    assert len(items) <= BATCH_LIMIT
+    url = f"{api.qb.api_url}/company/{api.realm_id}/batch"
+    body = _body({"BatchItemRequest": items})
+    answer = call(api, lambda qb: qb.post(url, body, request_id=request_id))
+    return answer.get("BatchItemResponse", [])
+
+
+def fault_error(fault: dict) -> QboError:
+    """A classified error for one item's Fault inside a batch answer."""
+    first = (fault.get("Error") or [{}])[0]
+    return classify(
+        http_status=None,
+        code=str(first.get("code", "")),
+        message=first.get("Message", ""),
+        detail=first.get("Detail", ""),
+    )

@@ -295,7 +295,9 @@ def _create(ctx, kind: Kind, record, link, payload: dict, fingerprint: str) -> s
     if _in_flight_elsewhere(link, rid):
         ctx.record(_subject(kind, record), Outcome.SKIPPED, message="Being sent by another sync.")
         return Outcome.SKIPPED
-    if link.pending_request_id and link.pending_request_id != rid:
+    if link.pending_request_id:
+        # An earlier attempt may have reached QuickBooks, under this requestid or a batch's.
+        # QuickBooks' replay of a requestid is best effort (qbo-api.md §3), so look first.
         found = kind.find(ctx, record, payload)
         if found is not None:  # an earlier attempt did create it: adopt it, never create twice
             _store(link, found, link.pending_fingerprint)
@@ -399,3 +401,89 @@ def _comparable(key: str, sent, current: dict) -> bool:
     if isinstance(sent, dict):
         return "value" in sent
     return key in current and not isinstance(sent, list)
+
+
+# ---- batches: creating many records in one request (full runs) ---------------------------------
+
+BATCHED = {Entity.TENANT, Entity.INVOICE, Entity.CREDIT_NOTE}
+
+
+@dataclass
+class _Pending:
+    record: Model
+    link: ExternalLink
+    payload: dict
+    fingerprint: str
+    rid: str
+
+
+def push_many(ctx: RunContext, kind: Kind, records: list, mappings: payloads.Mappings) -> None:
+    """Send records in a full run: new ones 30 to a batch request, the rest one by one.
+
+    Only plain creates are batched: updates, voids, reconciliations and payments keep the
+    single-record path, which handles their SyncTokens and lookups. The intents are written
+    before the batch is sent, exactly as for a single create.
+    """
+    if kind.entity not in BATCHED:
+        for record in records:
+            push_record(ctx, kind, record, mappings)
+        return
+    waiting: list[_Pending] = []
+    for record in records:
+        pending = _batchable(ctx, kind, record, mappings)
+        if pending is None:
+            push_record(ctx, kind, record, mappings)
+            continue
+        if _claim(pending.link, pending.rid, pending.fingerprint):
+            waiting.append(pending)
+        if len(waiting) == client.BATCH_LIMIT:
+            _send_batch(ctx, kind, waiting, mappings)
+            waiting = []
+    if waiting:
+        _send_batch(ctx, kind, waiting, mappings)
+
+
+def _batchable(ctx: RunContext, kind: Kind, record, mappings) -> _Pending | None:
+    if kind.entity == Entity.INVOICE and record.status == Invoice.Status.VOID:
+        return None
+    try:
+        payload = kind.build(record, mappings)
+    except payloads.MissingMapping:
+        return None  # the single path explains it
+    link = _link_for(ctx, kind, record)
+    if link.qbo_id or link.pending_request_id:
+        return None
+    fingerprint = payloads.fingerprint(payload)
+    return _Pending(record, link, payload, fingerprint, request_id(kind, record, fingerprint))
+
+
+def _send_batch(ctx: RunContext, kind: Kind, items: list[_Pending], mappings) -> None:
+    requests = [
+        {"bId": str(index), "operation": "create", kind.qbo_entity: item.payload}
+        for index, item in enumerate(items)
+    ]
+    batch_rid = hashlib.sha256("|".join(i.rid for i in items).encode()).hexdigest()[:36]
+    subject = Subject(entity=kind.entity, label=f"{len(items)} {kind.entity} records")
+    answers = ctx.qbo(
+        lambda api: client.batch(api, requests, request_id=batch_rid),
+        subject=subject, name="batch create", write=True,
+    )  # fmt: skip
+    by_id = {answer.get("bId"): answer for answer in answers}
+    for index, item in enumerate(items):
+        _batch_item_done(ctx, kind, item, by_id.get(str(index)), mappings)
+
+
+def _batch_item_done(ctx: RunContext, kind: Kind, item: _Pending, answer: dict | None, mappings):
+    if answer is None or ("Fault" not in answer and kind.qbo_entity not in answer):
+        return  # no word on this one: its intent stays pending and a later run reconciles it
+    if "Fault" in answer:
+        error = client.fault_error(answer["Fault"])
+        if isinstance(error, QboPermanentError):
+            _release(item.link)
+            _fail(ctx, _subject(kind, item.record), error,
+                  closing_date=ctx.connection.qbo_preferences.get("closing_date"))  # fmt: skip
+        return  # a transient fault: pending, retried (after reconciliation) by a later run
+    _store(item.link, answer[kind.qbo_entity], item.fingerprint)
+    ctx.record(_subject(kind, item.record, item.link.qbo_id), Outcome.CREATED)
+    if kind.entity == Entity.CREDIT_NOTE:
+        _allocate(ctx, kind, item.record, mappings)

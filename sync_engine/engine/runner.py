@@ -14,7 +14,7 @@ from quickbooks_link.limits import Throttled
 from quickbooks_link.models import ExternalLink, QuickBooksConnection
 from sync_engine.engine import pull
 from sync_engine.engine.context import RunContext
-from sync_engine.engine.push import KINDS, push_record
+from sync_engine.engine.push import KINDS, push_many, push_record
 from sync_engine.engine.scope import (
     billed_tenants,
     mappings_for,
@@ -102,8 +102,7 @@ def _push_all(ctx: RunContext, entity: str) -> None:
     if entity == Entity.TENANT:
         keep = billed_tenants(ctx.connection, unsent_only=True)
         mappings = replace(mappings, keep_active=frozenset(keep))
-    for record in records:
-        push_record(ctx, KINDS[entity], record, mappings)
+    push_many(ctx, KINDS[entity], records, mappings)
 
 
 def _deactivate_archived(ctx: RunContext) -> None:
