@@ -11,6 +11,7 @@ from django.utils import timezone
 from companies.models import Tenant
 from quickbooks_link.models import QuickBooksConnection
 from sync_engine.engine import pull
+from sync_engine.engine.pull import common as pull_common
 from sync_engine.models import SyncMessage
 from tests.sync_engine.test_pull_setup import (  # noqa: F401  (fixtures)
     api,
@@ -79,7 +80,7 @@ def test_it_reads_by_query_when_it_never_pulled(connection, api, tenant, custome
 def test_it_reads_by_query_when_change_data_capture_is_capped(
     connection, api, tenant, customer, monkeypatch
 ):
-    monkeypatch.setattr(pull, "CDC_CAP", 1)  # any answer with an object counts as capped
+    monkeypatch.setattr(pull_common, "CDC_CAP", 1)  # any answer with an object counts as capped
     edit(api, "Customer", customer["Id"], DisplayName="Jane Smith")
     pull.pull_changes(new_run(connection))
     assert Tenant.objects.get(pk=tenant.pk).name == "Jane Smith"
