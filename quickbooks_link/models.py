@@ -217,7 +217,15 @@ class ExternalLink(models.Model):
                 name="qbo_object_linked_once",
             ),
         ]
-        indexes = [models.Index(fields=["company", "qbo_entity", "qbo_id"])]
+        indexes = [
+            models.Index(fields=["company", "qbo_entity", "qbo_id"]),
+            # Pending intents are few and every run looks for them.
+            models.Index(
+                fields=["company"],
+                condition=Q(pending_since__isnull=False),
+                name="pending_links_by_company",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.qbo_entity} {self.qbo_id or '(pending)'} ↔ {self.record}"

@@ -27,15 +27,34 @@ def _open_error_ids(company_id: int, entity: str) -> QuerySet:
     ).values("record_id")
 
 
+LINK_FIELD = {
+    Entity.TENANT: "tenant",
+    Entity.INVOICE: "invoice",
+    Entity.CREDIT_NOTE: "credit_note",
+    Entity.PAYMENT: "payment",
+}
+
+
+def _pending_ids(company_id: int, entity: str) -> QuerySet:
+    field = LINK_FIELD[entity]
+    return ExternalLink.objects.filter(
+        company_id=company_id, pending_since__isnull=False, **{f"{field}__isnull": False}
+    ).values_list(f"{field}_id", flat=True)
+
+
 def _dirty(queryset: QuerySet, entity: str, company_id: int, since: datetime.datetime | None):
+    """Changed since the last completed push, or with an open error, or with a pending intent.
+
+    Three small indexed lookups, united in Python: one OR across a join would make the database
+    read every record of the company, and this must cost the same for 1,000 or 100,000 of them.
+    """
     queryset = queryset.exclude(qbo_link__unlinked_at__isnull=False)
     if since is None:
         return queryset
-    return queryset.filter(
-        Q(updated_at__gte=since)
-        | Q(pk__in=_open_error_ids(company_id, entity))
-        | Q(qbo_link__pending_since__isnull=False)
-    )
+    ids = set(queryset.filter(updated_at__gte=since).values_list("pk", flat=True))
+    ids |= set(_open_error_ids(company_id, entity).values_list("record_id", flat=True))
+    ids |= set(_pending_ids(company_id, entity))
+    return queryset.filter(pk__in=ids)
 
 
 def in_scope(entity: str, connection: QuickBooksConnection) -> QuerySet:
@@ -75,10 +94,15 @@ def _with_related(records: QuerySet, entity: str) -> QuerySet:
 
 
 def billed_tenants(connection: QuickBooksConnection, *, unsent_only: bool = False) -> set[int]:
-    """Tenants of the documents in scope (only of those not in QuickBooks yet, if asked)."""
+    """Archived tenants billed by documents in scope (only by those not sent yet, if asked).
+
+    Only archived tenants are asked about (the others are in scope anyway), which keeps this to
+    the few documents of tenants who moved out instead of every document of the company.
+    """
     tenants: set[int] = set()
     for entity in (Entity.INVOICE, Entity.CREDIT_NOTE, Entity.PAYMENT):
-        documents = in_scope(entity, connection).exclude(qbo_link__unlinked_at__isnull=False)
+        documents = in_scope(entity, connection).filter(tenant__archived_at__isnull=False)
+        documents = documents.exclude(qbo_link__unlinked_at__isnull=False)
         if unsent_only:
             documents = documents.exclude(qbo_link__qbo_id__gt="")
         tenants |= set(documents.values_list("tenant_id", flat=True).distinct())
