@@ -34,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from companies.models import CreditNote, Invoice, Payment, Tenant
+from companies.models import CreditNote, Invoice, Tenant
 from quickbooks_link import client
 from quickbooks_link.errors import QboPermanentError
 from quickbooks_link.models import ExternalLink, QboEntity
@@ -116,8 +116,6 @@ KINDS: dict[str, Kind] = {
         lambda r: f"Payment {r.reference or r.pk} ({r.amount})", _find_payment,
     ),
 }  # fmt: skip
-MODELS = {Entity.TENANT: Tenant, Entity.INVOICE: Invoice, Entity.CREDIT_NOTE: CreditNote,
-          Entity.PAYMENT: Payment}  # fmt: skip
 
 
 def _subject(kind: Kind, record: Model, qbo_id: str = "") -> Subject:
