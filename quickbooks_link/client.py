@@ -460,3 +460,20 @@ def fault_error(fault: dict) -> QboError:
         message=first.get("Message", ""),
         detail=first.get("Detail", ""),
     )
+
+
+def delete(api: QboApi, entity: str, qbo_id: str, sync_token: str, *, request_id: str) -> dict:
+    """Delete a transaction (operation=delete); linked transactions must be unlinked first."""
+    body = _body({"Id": qbo_id, "SyncToken": sync_token})
+    return call(api, lambda qb: qb.delete_object(entity, body, request_id=request_id))[entity]
+
+
+def void_payment(api: QboApi, qbo_id: str, sync_token: str, *, request_id: str) -> dict:
+    """Void a payment: a sparse update with include=void (qbo-api.md §4 Payment)."""
+    body = _body({"Id": qbo_id, "SyncToken": sync_token, "sparse": True})
+    params = {"operation": "update", "include": "void"}
+    answer = call(
+        api,
+        lambda qb: qb.update_object("Payment", body, params=params, request_id=request_id),
+    )
+    return answer["Payment"]

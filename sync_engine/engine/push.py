@@ -34,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from companies.models import CreditNote, Invoice, Tenant
+from companies.models import CreditNote, Invoice, Payment, Tenant
 from quickbooks_link import client
 from quickbooks_link.errors import QboPermanentError
 from quickbooks_link.models import ExternalLink, QboEntity
@@ -202,6 +202,10 @@ def push_record(ctx: RunContext, kind: Kind, record: Model, mappings: payloads.M
     """Send one record if it changed since QuickBooks last accepted it. Returns the outcome."""
     if kind.entity == Entity.INVOICE and record.status == Invoice.Status.VOID:
         return _void(ctx, kind, record)
+    if kind.entity == Entity.CREDIT_NOTE and record.status == CreditNote.Status.VOID:
+        return _withdraw_credit(ctx, kind, record)
+    if kind.entity == Entity.PAYMENT and record.voided_at is not None:
+        return _void_payment(ctx, kind, record)
     outcome = _push(ctx, kind, record, mappings)
     if kind.entity == Entity.CREDIT_NOTE and outcome != Outcome.FAILED:
         _allocate(ctx, kind, record, mappings)
@@ -267,8 +271,20 @@ def _push(ctx: RunContext, kind: Kind, record: Model, mappings: payloads.Mapping
         return Outcome.FAILED
 
 
-def _void(ctx: RunContext, kind: Kind, record: Invoice) -> str:
+def _void(ctx: RunContext, kind: Kind, invoice: Invoice) -> str:
     """Void the invoice in QuickBooks too (it stays there with zero amounts, as QuickBooks does)."""
+
+    def void(link, rid, subject):
+        return ctx.qbo(
+            lambda api: client.void_invoice(api, link.qbo_id, link.sync_token, request_id=rid),
+            subject=subject, name="void", write=True,
+        )  # fmt: skip
+
+    return _once_voided(ctx, kind, invoice, void, message="Voided in QuickBooks.")
+
+
+def _once_voided(ctx: RunContext, kind: Kind, record, operation, *, message: str) -> str:
+    """Run a void-like operation once per record: its fingerprint says it was done."""
     link = _link_for(ctx, kind, record)
     subject = _subject(kind, record, link.qbo_id)
     if link.fingerprint == VOIDED:
@@ -276,16 +292,49 @@ def _void(ctx: RunContext, kind: Kind, record: Invoice) -> str:
         return Outcome.SKIPPED
     rid = request_id(kind, record, VOIDED, base=link.sync_token)
     try:
-        voided = ctx.qbo(
-            lambda api: client.void_invoice(api, link.qbo_id, link.sync_token, request_id=rid),
-            subject=subject, name="void", write=True,
-        )  # fmt: skip
+        done = operation(link, rid, subject)
     except QboPermanentError as exc:
         _fail(ctx, subject, exc, closing_date=ctx.connection.qbo_preferences.get("closing_date"))
         return Outcome.FAILED
-    _store(link, voided, VOIDED)
-    ctx.record(subject, Outcome.UPDATED, message="Voided in QuickBooks.")
+    _store(link, done, VOIDED)
+    ctx.record(subject, Outcome.UPDATED, message=message)
     return Outcome.UPDATED
+
+
+def _void_payment(ctx: RunContext, kind: Kind, payment: Payment) -> str:
+    def void(link, rid, subject):
+        return ctx.qbo(
+            lambda api: client.void_payment(api, link.qbo_id, link.sync_token, request_id=rid),
+            subject=subject, name="void", write=True,
+        )  # fmt: skip
+
+    return _once_voided(ctx, kind, payment, void, message="Voided in QuickBooks.")
+
+
+def _withdraw_credit(ctx: RunContext, kind: Kind, credit: CreditNote) -> str:
+    """A voided credit note: its allocation comes off the invoice, then the credit memo goes.
+
+    QuickBooks has no void for credit memos through the API, and refuses to delete one that a
+    payment still links, so the allocation is deleted first (qbo-api.md §4).
+    """
+
+    def withdraw(link, rid, subject):
+        if link.allocation_qbo_id:
+            ctx.qbo(
+                lambda api: client.delete(api, QboEntity.PAYMENT, link.allocation_qbo_id,
+                                          link.allocation_sync_token, request_id=f"{rid[:30]}-alloc"),
+                subject=subject, name="delete allocation", write=True,
+            )  # fmt: skip
+            ExternalLink.objects.filter(pk=link.pk).update(
+                allocation_qbo_id="", allocation_sync_token=""
+            )
+        deleted = ctx.qbo(
+            lambda api: client.delete(api, kind.qbo_entity, link.qbo_id, link.sync_token, request_id=rid),
+            subject=subject, name="delete", write=True,
+        )  # fmt: skip
+        return {"Id": link.qbo_id, "SyncToken": link.sync_token, **deleted}
+
+    return _once_voided(ctx, kind, credit, withdraw, message="Removed from QuickBooks (void here).")
 
 
 def _create(ctx, kind: Kind, record, link, payload: dict, fingerprint: str) -> str:

@@ -262,3 +262,35 @@ def test_it_leaves_a_record_another_sync_is_sending_alone(connected, make_invoic
     run = run_sync(connected.company)
     result = run.results.get(entity="invoice")
     assert (result.outcome, result.message) == ("skipped", "Being sent by another sync.")
+
+
+def test_it_takes_a_voided_credit_note_and_its_allocation_out_of_quickbooks(
+    connected, make_invoice, run_sync, qbo_api
+):
+    invoice = _approved(make_invoice, "INV-1")
+    credit = _credit(invoice, "200.00")
+    run_sync(connected.company)
+    credit.status = "void"
+    credit.save()
+    run_sync(connected.company)
+    assert qbo_rows(qbo_api, "SELECT * FROM CreditMemo") == []
+    assert qbo_rows(qbo_api, "SELECT * FROM Invoice")[0]["Balance"] == 1200.0
+
+
+def test_it_voids_a_payment_voided_here(connected, make_invoice, run_sync, qbo_api):
+    from django.utils import timezone
+
+    from companies.models import Payment, PaymentAllocation
+
+    invoice = _approved(make_invoice, "INV-1")
+    payment = Payment.objects.create(
+        company=invoice.company, tenant=invoice.tenant, received_on=datetime.date(2026, 1, 10),
+        amount=Decimal("700.00"), currency="USD",
+    )  # fmt: skip
+    PaymentAllocation.objects.create(payment=payment, invoice=invoice, amount=Decimal("700.00"))
+    run_sync(connected.company)
+    payment.voided_at = timezone.now()
+    payment.save()
+    run_sync(connected.company)
+    assert qbo_rows(qbo_api, "SELECT * FROM Invoice")[0]["Balance"] == 1200.0
+    assert qbo_rows(qbo_api, "SELECT * FROM Payment")[0]["TotalAmt"] == 0
