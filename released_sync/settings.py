@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "companies.context_processors.current_company",
                 "quickbooks_link.context_processors.reconnect_banners",
             ],
         },

@@ -6,6 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("", include("companies.urls")),
     path("", include("quickbooks_link.urls")),
     path("", include("sync_engine.urls")),
 ]

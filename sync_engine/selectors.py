@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import (
     Count,
     Exists,
@@ -92,3 +94,57 @@ def status_tiles(companies: list[Company]) -> list[dict]:
         {"status": status.value, "label": status.label, "count": counts[status]}
         for status in CompanyStatus
     ]
+
+
+@dataclass(frozen=True)
+class BellState:
+    """What the sync bell in the quick-links bar shows for one company."""
+
+    flag: str  # "blue", "orange", "red", or "none" before any sync or when not connected
+    text: str
+    active: SyncRun | None
+    progress: list
+    last_finished: SyncRun | None
+    latest_errors: list
+    can_sync: bool = True
+
+    @property
+    def spinning(self) -> bool:
+        return self.active is not None
+
+
+def companies_ready_to_sync() -> QuerySet[Company]:
+    """Connected, onboarded companies whose access has not lapsed."""
+    return Company.objects.filter(
+        qbo_connection__connected_at__isnull=False,
+        qbo_connection__onboarded_at__isnull=False,
+        qbo_connection__reconnect_required_at__isnull=True,
+    ).exclude(qbo_connection__realm_id="")
+
+
+def _flag(active: SyncRun | None, errors, last_finished: SyncRun | None) -> tuple[str, str]:
+    if active is not None and errors.filter(run__status=SyncRun.Status.RUNNING).exists():
+        return "orange", "Errors found while syncing"
+    if errors.exists():
+        return "red", "Last sync finished with errors"
+    if last_finished is not None and last_finished.status == SyncRun.Status.FAILED:
+        return "red", "Last sync did not complete"
+    if last_finished is not None:
+        return "blue", "Synced"
+    return "none", "Not synced yet"
+
+
+def bell_state(*, company: Company) -> BellState:
+    """The bell's flag and menu (product.md §5): derived from runs and open errors, never stored."""
+    runs = SyncRun.objects.filter(company=company)
+    active = (
+        runs.filter(status__in=SyncRun.ACTIVE).order_by("record_entity", "-status", "pk").first()
+    )
+    last_finished = runs.filter(status__in=SyncRun.FINISHED).order_by("-finished_at").first()
+    errors = open_errors_of(company).order_by("-attempted_at")
+    flag, text = _flag(active, errors, last_finished)
+    can_sync = companies_ready_to_sync().filter(pk=company.pk).exists()
+    if not can_sync and active is None:
+        flag, text = "none", "Not syncing: connect and onboard QuickBooks first"
+    progress = list(active.progress.all()) if active else []
+    return BellState(flag, text, active, progress, last_finished, list(errors[:5]), can_sync)

@@ -14,11 +14,11 @@ import socket
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from companies.models import Company, DocumentStatus
 from sync_engine.models import Entity, SyncMessage, SyncRun
+from sync_engine.selectors import companies_ready_to_sync
 
 
 class CompanyBusy(Exception):
@@ -182,15 +182,7 @@ def sync_runs_reap_stale(*, now: datetime.datetime | None = None) -> tuple[int, 
 
 def companies_due_for_sync():
     """Connected, onboarded companies whose access has not lapsed, in a stable order."""
-    return (
-        Company.objects.filter(
-            qbo_connection__connected_at__isnull=False,
-            qbo_connection__onboarded_at__isnull=False,
-            qbo_connection__reconnect_required_at__isnull=True,
-        )
-        .exclude(Q(qbo_connection__realm_id=""))
-        .order_by("pk")
-    )
+    return companies_ready_to_sync().order_by("pk")
 
 
 def sync_all_request(*, spread_seconds: float | None = None) -> int:

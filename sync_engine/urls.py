@@ -7,5 +7,7 @@ from sync_engine import views, webhooks
 app_name = "sync_engine"
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("companies/<int:pk>/sync/bell/", views.bell, name="bell"),
+    path("companies/<int:pk>/sync/start/", views.start_sync, name="start"),
     path("quickbooks/webhooks/", webhooks.quickbooks_webhook, name="quickbooks_webhook"),
 ]
