@@ -17,7 +17,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from companies.models import Company, DocumentStatus
-from sync_engine.models import Entity, SyncMessage, SyncRun
+from quickbooks_link.models import ExternalLink
+from sync_engine.models import Entity, SyncItemResult, SyncMessage, SyncRun
 from sync_engine.selectors import companies_ready_to_sync
 
 
@@ -211,3 +212,73 @@ def sync_messages_prune(*, now: datetime.datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - datetime.timedelta(days=MESSAGE_LOG_DAYS)
     old = SyncMessage.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)
     return SyncMessage.objects.filter(pk__in=list(old[:PRUNE_BATCH])).delete()[0]
+
+
+# ---- acting on results (Sync Results page) ------------------------------------------------------
+
+LINK_FIELDS = {
+    Entity.TENANT: ("tenant", "Customer"),
+    Entity.INVOICE: ("invoice", "Invoice"),
+    Entity.CREDIT_NOTE: ("credit_note", "CreditMemo"),
+    Entity.PAYMENT: ("payment", "Payment"),
+}
+
+
+class NotActionable(Exception):
+    """The action does not apply to this result; the message says why, for the person."""
+
+
+def _record_of(result: SyncItemResult):
+    if result.entity not in LINK_FIELDS or result.record_id is None:
+        raise NotActionable("Only tenants, invoices, credit notes and payments can be acted on.")
+    return LINK_FIELDS[result.entity]
+
+
+def result_resolve(*, result: SyncItemResult, user) -> bool:
+    """Mark an error handled by a person. Returns False if it was no longer open."""
+    return bool(
+        SyncItemResult.objects.filter(pk=result.pk, resolved_at__isnull=True).update(
+            resolved_at=timezone.now(),
+            resolved_by=user,
+            resolution=SyncItemResult.Resolution.MANUAL,
+        )
+    )
+
+
+def result_retry(*, result: SyncItemResult, user) -> SyncRun:
+    """Send the record again now (an on-demand run, on the fast queue)."""
+    _record_of(result)
+    return sync_record_request(
+        company=result.company, entity=result.entity, record_id=result.record_id,
+        trigger=SyncRun.Trigger.MANUAL, requested_by=user,
+    )  # fmt: skip
+
+
+def record_unlink(*, result: SyncItemResult, user, reason: str) -> ExternalLink:
+    """Stop a record being synced or retried. Deletes nothing; records who, when and why."""
+    field, qbo_entity = _record_of(result)
+    if not reason.strip():
+        raise NotActionable("Say why the record is unlinked: it leaves the accounting reports.")
+    with transaction.atomic():
+        link, _ = ExternalLink.objects.get_or_create(
+            **{f"{field}_id": result.record_id},
+            defaults={"company_id": result.company_id, "qbo_entity": qbo_entity},
+        )
+        ExternalLink.objects.filter(pk=link.pk).update(
+            unlinked_at=timezone.now(), unlinked_by=user, unlinked_reason=reason.strip()[:500]
+        )
+        SyncItemResult.objects.filter(
+            company_id=result.company_id, entity=result.entity, record_id=result.record_id,
+            resolved_at__isnull=True,
+        ).update(resolved_at=timezone.now(), resolved_by=user,
+                 resolution=SyncItemResult.Resolution.UNLINKED)  # fmt: skip
+    return link
+
+
+def record_relink(*, result: SyncItemResult, user) -> SyncRun:
+    """Sync the record again; if its cause was not fixed it fails again and says so."""
+    field, _ = _record_of(result)
+    ExternalLink.objects.filter(**{f"{field}_id": result.record_id}).update(
+        unlinked_at=None, unlinked_by=None, unlinked_reason=""
+    )
+    return result_retry(result=result, user=user)

@@ -9,5 +9,7 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("companies/<int:pk>/sync/bell/", views.bell, name="bell"),
     path("companies/<int:pk>/sync/start/", views.start_sync, name="start"),
+    path("companies/<int:pk>/sync/results/", views.results, name="results"),
+    path("companies/<int:pk>/sync/results/act/", views.result_action, name="result_action"),
     path("quickbooks/webhooks/", webhooks.quickbooks_webhook, name="quickbooks_webhook"),
 ]

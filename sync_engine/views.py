@@ -2,14 +2,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from companies.access import company_for_user
+from companies.access import Role, company_for_user, has_role
 from companies.selectors import companies_for_user
 from companies.views import safe_next
-from sync_engine.models import SyncRun
+from quickbooks_link.deeplinks import qbo_url
+from sync_engine import services
+from sync_engine.models import Direction, Entity, SyncItemResult, SyncRun
+from sync_engine.results import ResultFilters, default_since, results_for, unlinked_records
 from sync_engine.selectors import bell_state, companies_with_sync_status, status_tiles
 from sync_engine.services import companies_due_for_sync, sync_run_request
 
@@ -42,3 +47,85 @@ def start_sync(request: HttpRequest, pk: int) -> HttpResponse:
     if request.headers.get("HX-Request"):
         return bell(request, pk)
     return redirect(safe_next(request))
+
+
+ADMINS = (Role.FINANCE_ADMIN,)
+
+
+@login_required
+def results(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sync Results: every item synced, its errors explained, and what can be done about them."""
+    company = company_for_user(request, pk)
+    filters = ResultFilters.from_query(request.GET, default_since=default_since(company))
+    page = Paginator(results_for(company=company, filters=filters), filters.per_page).get_page(
+        request.GET.get("page")
+    )
+    realm = getattr(getattr(company, "qbo_connection", None), "realm_id", "")
+    unlinked = unlinked_records(company, list(page))
+    for row in page:
+        row.is_unlinked = (row.entity, row.record_id) in unlinked
+        row.qbo_url = qbo_url(row.entity, row.qbo_id, realm)
+    context = {
+        "company": company,
+        "page": page,
+        "filters": filters,
+        "can_act": has_role(request.user, company, ADMINS),
+        "entities": Entity.choices,
+        "directions": Direction.choices,
+        "outcomes": SyncItemResult.Outcome.choices,
+        "query_without_page": _query_without(request, "page"),
+    }
+    return render(request, "sync_engine/results.html", context)
+
+
+def _query_without(request: HttpRequest, name: str) -> str:
+    params = request.GET.copy()
+    params.pop(name, None)
+    return params.urlencode()
+
+
+RESULT_ACTIONS = {"resolve", "retry", "unlink", "relink"}
+
+
+@login_required
+@require_POST
+def result_action(request: HttpRequest, pk: int) -> HttpResponse:
+    """Resolve, retry, unlink (with a reason) or relink one or more results (finance admins)."""
+    company = company_for_user(request, pk, roles=ADMINS)
+    # A row's own button names itself ("retry:42"); the bulk bar applies one action to the ticks.
+    one_action, _, one_id = (request.POST.get("one") or "").partition(":")
+    action = one_action or request.POST.get("action")
+    ids = (
+        [int(one_id)]
+        if one_id.isdigit()
+        else [int(i) for i in request.POST.getlist("result") if i.isdigit()]
+    )
+    chosen = list(SyncItemResult.objects.filter(company=company, pk__in=ids))
+    if action not in RESULT_ACTIONS or not chosen:
+        messages.error(request, "Choose at least one row and an action.")
+        return redirect(safe_next(request, reverse("sync_engine:results", args=[pk])))
+    done, refused = _apply(action, chosen, request)
+    if done:
+        messages.success(request, f"{action.capitalize()}: {done} item{'s' if done != 1 else ''}.")
+    for reason in refused:
+        messages.error(request, reason)
+    return redirect(safe_next(request, reverse("sync_engine:results", args=[pk])))
+
+
+def _apply(action: str, chosen: list, request: HttpRequest) -> tuple[int, list[str]]:
+    done, refused = 0, set()
+    for result in chosen:
+        try:
+            if action == "resolve":
+                services.result_resolve(result=result, user=request.user)
+            elif action == "retry":
+                services.result_retry(result=result, user=request.user)
+            elif action == "unlink":
+                reason = request.POST.get(f"reason-{result.pk}") or request.POST.get("reason", "")
+                services.record_unlink(result=result, user=request.user, reason=reason)
+            else:
+                services.record_relink(result=result, user=request.user)
+            done += 1
+        except services.NotActionable as exc:
+            refused.add(str(exc))
+    return done, sorted(refused)
