@@ -29,6 +29,7 @@ class ResultFilters:
     outcome: str = ""
     q: str = ""
     per_page: int = 25
+    run: int | None = None
 
     @classmethod
     def from_query(cls, params, *, default_since: datetime.date | None) -> ResultFilters:
@@ -49,6 +50,7 @@ class ResultFilters:
             else "",
             q=(params.get("q") or "").strip()[:100],
             per_page=per_page,
+            run=int(params["run"]) if (params.get("run") or "").isdigit() else None,
         )
 
 
@@ -85,7 +87,9 @@ def _unlinked_condition(company: Company) -> Q:
 
 def results_for(*, company: Company, filters: ResultFilters) -> QuerySet[SyncItemResult]:
     results = SyncItemResult.objects.filter(company=company).select_related("resolved_by")
-    if filters.since:
+    if filters.run:
+        results = results.filter(run_id=filters.run)
+    elif filters.since:
         results = results.filter(attempted_at__date__gte=filters.since)
     for name in ("entity", "direction", "outcome"):
         if getattr(filters, name):

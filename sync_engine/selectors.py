@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from django.db.models import (
@@ -15,9 +16,10 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from companies.models import Company
-from sync_engine.models import SyncItemResult, SyncRun
+from sync_engine.models import SyncItemResult, SyncMessage, SyncRun
 from sync_engine.statuses import STATUS_HELP, CompanyStatus, StatusFacts, status_from_facts
 
 
@@ -148,3 +150,52 @@ def bell_state(*, company: Company) -> BellState:
         flag, text = "none", "Not syncing: connect and onboard QuickBooks first"
     progress = list(active.progress.all()) if active else []
     return BellState(flag, text, active, progress, last_finished, list(errors[:5]), can_sync)
+
+
+def next_automatic_sync() -> datetime.datetime | None:
+    """When beat will next request automatic syncs, from the editable periodic task."""
+    from django_celery_beat.models import PeriodicTask
+
+    task = (
+        PeriodicTask.objects.filter(task="sync_engine.tasks.sync_all_companies", enabled=True)
+        .select_related("interval")
+        .first()
+    )
+    if task is None or task.interval is None:
+        return None
+    every = datetime.timedelta(**{task.interval.period: task.interval.every})
+    now = timezone.now()
+    last = task.last_run_at or task.date_changed or now
+    upcoming = last + every
+    while upcoming < now:  # beat was down for a while: the next tick is the next interval
+        upcoming += every
+    return upcoming
+
+
+def last_successful_sync(company: Company) -> SyncRun | None:
+    return (
+        SyncRun.objects.filter(company=company, record_entity="", status=SyncRun.Status.SUCCEEDED)
+        .order_by("-finished_at")
+        .first()
+    )
+
+
+def run_history(company: Company):
+    """Every run of the company, newest first, with its per-entity counts."""
+    return (
+        SyncRun.objects.filter(company=company)
+        .select_related("requested_by")
+        .prefetch_related("progress")
+        .order_by("-queued_at", "-pk")
+    )
+
+
+def message_log(company: Company, *, entity: str = "", record: str = "", outcome: str = ""):
+    messages = SyncMessage.objects.filter(company=company)
+    if entity:
+        messages = messages.filter(entity=entity)
+    if record:
+        messages = messages.filter(record_label__icontains=record)
+    if outcome:
+        messages = messages.filter(outcome=outcome)
+    return messages.order_by("-created_at", "-pk")

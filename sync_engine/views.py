@@ -13,9 +13,15 @@ from companies.selectors import companies_for_user
 from companies.views import safe_next
 from quickbooks_link.deeplinks import qbo_url
 from sync_engine import services
-from sync_engine.models import Direction, Entity, SyncItemResult, SyncRun
+from sync_engine.models import Direction, Entity, SyncItemResult, SyncMessage, SyncRun
 from sync_engine.results import ResultFilters, default_since, results_for, unlinked_records
-from sync_engine.selectors import bell_state, companies_with_sync_status, status_tiles
+from sync_engine.selectors import (
+    bell_state,
+    companies_with_sync_status,
+    message_log,
+    run_history,
+    status_tiles,
+)
 from sync_engine.services import companies_due_for_sync, sync_run_request
 
 
@@ -129,3 +135,32 @@ def _apply(action: str, chosen: list, request: HttpRequest) -> tuple[int, list[s
         except services.NotActionable as exc:
             refused.add(str(exc))
     return done, sorted(refused)
+
+
+LOG_READERS = (Role.FINANCE_ADMIN, Role.OPS)
+
+
+@login_required
+def history(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every run of the company: trigger, times, counts per entity, outcome."""
+    company = company_for_user(request, pk)
+    page = Paginator(run_history(company), 25).get_page(request.GET.get("page"))
+    return render(request, "sync_engine/history.html", {"company": company, "page": page})
+
+
+@login_required
+def message_log_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every exchange with QuickBooks, newest first. Holds no token or secret by construction."""
+    company = company_for_user(request, pk, roles=LOG_READERS)
+    chosen = {name: request.GET.get(name, "") for name in ("entity", "record", "outcome")}
+    rows = message_log(company, **chosen)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    context = {
+        "company": company,
+        "page": page,
+        "chosen": chosen,
+        "entities": Entity.choices,
+        "outcomes": SyncMessage.Outcome.choices,
+        "query_without_page": _query_without(request, "page"),
+    }
+    return render(request, "sync_engine/message_log.html", context)
