@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from companies.selectors import companies_for_user
 
 SESSION_KEY = "current_company_id"
+
+
+class CompanyChoice(NamedTuple):
+    pk: int
+    name: str
 
 
 def current_company(request) -> dict:
@@ -12,7 +19,11 @@ def current_company(request) -> dict:
     """
     if not request.user.is_authenticated:
         return {}
-    companies = list(companies_for_user(request.user).order_by("name"))
+    # Ids and names only: this runs on every page, and ops staff may see thousands of companies.
+    companies = [
+        CompanyChoice(pk, name)
+        for pk, name in companies_for_user(request.user).order_by("name").values_list("pk", "name")
+    ]
     wanted = _company_in_url(request) or request.session.get(SESSION_KEY)
     current = next((c for c in companies if c.pk == wanted), companies[0] if companies else None)
     if current is not None and request.session.get(SESSION_KEY) != current.pk:

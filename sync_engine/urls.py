@@ -7,6 +7,7 @@ from sync_engine import views, webhooks
 app_name = "sync_engine"
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("overview/live/", views.overview_body, name="overview_body"),
     path("companies/<int:pk>/sync/bell/", views.bell, name="bell"),
     path("companies/<int:pk>/sync/start/", views.start_sync, name="start"),
     path("companies/<int:pk>/sync/results/", views.results, name="results"),

@@ -6,6 +6,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.http import require_POST
 
 from companies.access import Role, company_for_user, has_role
@@ -19,17 +21,49 @@ from sync_engine.selectors import (
     bell_state,
     companies_with_sync_status,
     message_log,
+    next_automatic_sync,
     run_history,
     status_tiles,
 )
 from sync_engine.services import companies_due_for_sync, sync_run_request
+from sync_engine.statuses import CompanyStatus
+
+OVERVIEW_PAGE_SIZE = 100
+
+
+def _when(moment) -> str:
+    return date_format(timezone.localtime(moment), "j M, H:i") if moment else "—"
+
+
+def _overview_context(request: HttpRequest) -> dict:
+    """Tiles count every company of the user's groups; the list shows the chosen statuses."""
+    companies = companies_with_sync_status(companies_for_user(request.user).order_by("name"))
+    chosen = [s for s in request.GET.getlist("status") if s in CompanyStatus.values]
+    shown = [c for c in companies if not chosen or c.sync_status in chosen]
+    page = Paginator(shown, OVERVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    return {
+        "companies": page.object_list,
+        "page": page,
+        "query_without_page": _query_without(request, "page"),
+        "tiles": status_tiles(companies),
+        "chosen": chosen,
+        "statuses": CompanyStatus.choices,
+        "next_sync_text": _when(next_automatic_sync()),
+        "has_companies": bool(companies),
+        "query": request.GET.urlencode(),
+    }
 
 
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
-    companies = companies_with_sync_status(companies_for_user(request.user).order_by("name"))
-    context = {"companies": companies, "tiles": status_tiles(companies)}
-    return render(request, "sync_engine/overview.html", context)
+    """Sync Overview: companies per status, filtered by tile or by several statuses at once."""
+    return render(request, "sync_engine/overview.html", _overview_context(request))
+
+
+@login_required
+def overview_body(request: HttpRequest) -> HttpResponse:
+    """The tiles and the list alone, polled by the overview page to stay live."""
+    return render(request, "sync_engine/_overview_body.html", _overview_context(request))
 
 
 @login_required

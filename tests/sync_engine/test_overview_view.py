@@ -48,3 +48,74 @@ def test_it_serves_the_login_page(client, path):
     response = client.get(path)
     assert response.status_code == 200
     assert b'name="csrfmiddlewaretoken"' in response.content
+
+
+def _connected(company, **fields):
+    from django.utils import timezone
+
+    from quickbooks_link.models import QuickBooksConnection
+
+    now = timezone.now()
+    return QuickBooksConnection.objects.create(
+        company=company, realm_id=f"r{company.pk}", connected_at=now, **fields
+    )
+
+
+def test_it_filters_the_list_by_a_tile(client, alice, acme_north, acme_south):
+    _connected(acme_south)  # connected, onboarding unfinished
+    client.force_login(alice)
+    response = client.get(URL, {"status": "incomplete_onboarding"})
+    assert [c.name for c in response.context["companies"]] == ["Acme South"]
+    assert sum(t["count"] for t in response.context["tiles"]) == 2  # tiles still count everyone
+
+
+def test_it_filters_by_several_statuses_at_once(client, alice, acme_north, acme_south, acme):
+    from companies.models import Company
+
+    third = Company.objects.create(group=acme, name="Acme West")
+    _connected(acme_south)
+    _connected(third, reconnect_required_at=acme_south.created_at)
+    client.force_login(alice)
+    response = client.get(URL, {"status": ["not_connected", "needs_reconnecting"]})
+    assert [c.name for c in response.context["companies"]] == ["Acme North", "Acme West"]
+
+
+def test_it_ignores_statuses_it_does_not_know(client, alice, acme_north):
+    client.force_login(alice)
+    assert [c.name for c in client.get(URL, {"status": "bogus"}).context["companies"]] == [
+        "Acme North"
+    ]
+
+
+def test_it_offers_each_companys_actions(client, olivia, acme_north):
+    client.force_login(olivia)
+    html = client.get(URL).content.decode()
+    for text in ("View Results", "Start Sync", "Integration Settings", "View message log"):
+        assert text in html
+
+
+def test_it_serves_the_live_part_with_the_same_filters(client, alice, acme_north, acme_south):
+    client.force_login(alice)
+    response = client.get(reverse("sync_engine:overview_body"), {"status": "not_connected"})
+    assert response.templates[0].name == "sync_engine/_overview_body.html"
+    assert len(response.context["companies"]) == 2
+
+
+def test_it_uses_the_same_number_of_queries_for_many_companies(client, alice, acme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from companies.models import Company
+
+    client.force_login(alice)
+
+    def queries_for(count: int) -> int:
+        Company.objects.bulk_create(
+            Company(group=acme, name=f"Company {Company.objects.count() + n}") for n in range(count)
+        )
+        client.get(URL)  # a first visit may save the session (the current company): not counted
+        with CaptureQueriesContext(connection) as captured:
+            client.get(URL)
+        return len(captured)
+
+    assert queries_for(5) == queries_for(200)
