@@ -10,6 +10,11 @@ urlpatterns = [
     path("companies/<int:pk>/integrations/quickbooks/", views.integration, name="integration"),
     path("companies/<int:pk>/integrations/quickbooks/connect/", views.connect, name="connect"),
     path(
+        "companies/<int:pk>/integrations/quickbooks/sync-from/",
+        views.sync_from,
+        name="sync_from",
+    ),
+    path(
         "companies/<int:pk>/integrations/quickbooks/disconnect/",
         views.disconnect,
         name="disconnect",

@@ -7,8 +7,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from companies.access import Role, company_for_user, has_role
-from quickbooks_link import services
+from quickbooks_link import onboarding, services
 from quickbooks_link.errors import QboError, QboTransientError
+from quickbooks_link.forms import SyncFromForm
 from quickbooks_link.services import ConnectionRefused
 
 ADMINS = (Role.FINANCE_ADMIN,)
@@ -22,6 +23,7 @@ def integration(request: HttpRequest, pk: int) -> HttpResponse:
         "company": company,
         "connection": connection,
         "can_manage": has_role(request.user, company, ADMINS),
+        "mappings": onboarding.mapping_summary(company) if connection.is_connected else [],
     }
     return render(request, "quickbooks_link/integration.html", context)
 
@@ -94,3 +96,21 @@ def disconnect(request: HttpRequest, pk: int) -> HttpResponse:
             "QuickBooks company to resume.",
         )
     return redirect("quickbooks_link:integration", pk=company.pk)
+
+
+@login_required
+def sync_from(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change the Sync From date: preview its impact first, then save (finance admins)."""
+    company = company_for_user(request, pk, roles=ADMINS)
+    connection = services.connection_for(company)
+    form = SyncFromForm(request.POST or None, initial={"sync_from": connection.sync_from_date})
+    impact = None
+    if request.method == "POST" and form.is_valid():
+        new_date = form.cleaned_data["sync_from"]
+        if request.POST.get("confirm") == "yes":
+            onboarding.sync_from_change(connection=connection, new_date=new_date)
+            messages.success(request, f"Sync From date changed to {new_date:%d %b %Y}.")
+            return redirect("quickbooks_link:integration", pk=pk)
+        impact = onboarding.sync_from_impact(connection=connection, new_date=new_date)
+    context = {"company": company, "connection": connection, "form": form, "impact": impact}
+    return render(request, "quickbooks_link/sync_from.html", context)
