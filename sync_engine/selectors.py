@@ -14,6 +14,7 @@ from django.db.models import (
     OuterRef,
     QuerySet,
     Subquery,
+    Sum,
     Value,
 )
 from django.db.models.functions import Coalesce
@@ -240,3 +241,23 @@ def message_log(company: Company, *, entity: str = "", record: str = "", outcome
     if outcome:
         messages = messages.filter(outcome=outcome)
     return messages.order_by("-created_at", "-pk")
+
+
+def runs_chart(company: Company, *, days: int = 30, most: int = 60) -> list[dict]:
+    """Items synced and errors per finished run over the last 30 days (latest runs, oldest first)."""
+    since = timezone.now() - datetime.timedelta(days=days)
+    runs = (
+        SyncRun.objects.filter(company=company, finished_at__gte=since)
+        .annotate(items=Sum("progress__done"), errors=Sum("progress__failed"))
+        .order_by("-finished_at")
+        .values("pk", "finished_at", "items", "errors")[:most]
+    )
+    return [
+        {
+            "pk": r["pk"],
+            "finished_at": r["finished_at"],
+            "items": r["items"] or 0,
+            "errors": r["errors"] or 0,
+        }
+        for r in reversed(list(runs))
+    ]

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from django import template
 
-from sync_engine.selectors import bell_state, last_successful_sync, next_automatic_sync
+from sync_engine.selectors import (
+    bell_state,
+    last_successful_sync,
+    next_automatic_sync,
+    runs_chart,
+)
 
 register = template.Library()
 
@@ -22,3 +27,28 @@ def sync_panel(context, company):
         "next_sync": next_automatic_sync(),
         "bell": bell_state(company=company),
     }
+
+
+CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 600, 120, 2
+
+
+@register.inclusion_tag("sync_engine/_runs_chart.html")
+def runs_chart_svg(company):
+    """Bars per run: items synced (blue) with the errors among them (red), scaled to the tallest."""
+    runs = runs_chart(company)
+    tallest = max((run["items"] for run in runs), default=0) or 1
+    slot = CHART_WIDTH / max(len(runs), 1)
+    bars = []
+    for index, run in enumerate(runs):
+        height = CHART_HEIGHT * run["items"] / tallest
+        error_height = CHART_HEIGHT * min(run["errors"], run["items"]) / tallest
+        bars.append({
+            **run,
+            "x": round(index * slot + BAR_GAP / 2, 1),
+            "width": round(max(slot - BAR_GAP, 1), 1),
+            "y": round(CHART_HEIGHT - height, 1),
+            "height": round(height, 1),
+            "error_y": round(CHART_HEIGHT - error_height, 1),
+            "error_height": round(error_height, 1),
+        })  # fmt: skip
+    return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "tallest": tallest}

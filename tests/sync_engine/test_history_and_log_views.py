@@ -71,3 +71,19 @@ def test_it_shows_last_and_next_sync_and_a_sync_button_on_the_integration_page(
     assert "Last successful sync" in html and "Next scheduled sync" in html
     assert reverse("sync_engine:start", args=[acme_north.pk]) in html
     assert reverse("sync_engine:messages", args=[acme_north.pk]) in html
+
+
+def test_it_charts_items_and_errors_per_run_over_30_days(client, alice, acme_north):
+    from sync_engine.templatetags.sync_tags import runs_chart_svg
+
+    _run(acme_north)
+    old = _run(acme_north)
+    SyncRun.objects.filter(pk=old.pk).update(
+        finished_at=timezone.now() - datetime.timedelta(days=31)
+    )
+    chart = runs_chart_svg(acme_north)
+    assert [(bar["items"], bar["errors"]) for bar in chart["bars"]] == [(3, 0)]
+    assert chart["bars"][0]["height"] == chart["height"]  # the tallest bar fills the chart
+    client.force_login(alice)
+    html = client.get(reverse("quickbooks_link:integration", args=[acme_north.pk])).content.decode()
+    assert "<svg" in html and "3 items, 0 errors" in html
