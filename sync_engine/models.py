@@ -157,7 +157,7 @@ class SyncItemResult(models.Model):
     class Resolution(models.TextChoices):
         NONE = "", "Open"
         MANUAL = "manual", "Resolved by a person"
-        SUPERSEDED = "superseded", "A later sync of this record succeeded"
+        SUPERSEDED = "superseded", "Replaced by a later attempt"
         UNLINKED = "unlinked", "The record was unlinked"
 
     run = models.ForeignKey(SyncRun, models.CASCADE, related_name="results")

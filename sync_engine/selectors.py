@@ -181,8 +181,9 @@ def _flag(active: SyncRun | None, errors, last_finished: SyncRun | None) -> tupl
 def bell_state(*, company: Company) -> BellState:
     """The bell's flag and menu (product.md §5): derived from runs and open errors, never stored."""
     runs = SyncRun.objects.filter(company=company)
+    # A running run (a full one first) says more than a queued one.
     active = (
-        runs.filter(status__in=SyncRun.ACTIVE).order_by("record_entity", "-status", "pk").first()
+        runs.filter(status__in=SyncRun.ACTIVE).order_by("-status", "record_entity", "pk").first()
     )
     last_finished = runs.filter(status__in=SyncRun.FINISHED).order_by("-finished_at").first()
     errors = open_errors_of(company).order_by("-attempted_at")

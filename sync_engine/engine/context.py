@@ -176,7 +176,9 @@ class RunContext:
         )
         if outcome == SyncItemResult.Outcome.FAILED:
             self.failed += 1
-        elif subject.record_id is not None:
+        # The latest attempt speaks for the record: an older open error is replaced by it,
+        # whether it worked or failed again (one open error per record, not one per attempt).
+        if subject.record_id is not None:
             _resolve_superseded(self.run.company_id, subject, before=result.pk)
         return result
 

@@ -29,7 +29,7 @@ def sync_panel(context, company):
     }
 
 
-CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 600, 120, 2
+CHART_WIDTH, CHART_HEIGHT, BAR_GAP, MAX_SLOT = 600, 120, 2, 24
 
 
 @register.inclusion_tag("sync_engine/_runs_chart.html")
@@ -37,7 +37,7 @@ def runs_chart_svg(company):
     """Bars per run: items synced (blue) with the errors among them (red), scaled to the tallest."""
     runs = runs_chart(company)
     tallest = max((run["items"] for run in runs), default=0) or 1
-    slot = CHART_WIDTH / max(len(runs), 1)
+    slot = min(CHART_WIDTH / max(len(runs), 1), MAX_SLOT)  # a few runs: slim bars, not slabs
     bars = []
     for index, run in enumerate(runs):
         height = CHART_HEIGHT * run["items"] / tallest
