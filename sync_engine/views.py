@@ -114,6 +114,12 @@ def results(request: HttpRequest, pk: int) -> HttpResponse:
         "directions": Direction.choices,
         "outcomes": SyncItemResult.Outcome.choices,
         "query_without_page": _query_without(request, "page"),
+        "bell": bell_state(company=company),
+        "shown_at": SyncItemResult.objects.filter(company=company)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+        or 0,
     }
     return render(request, "sync_engine/results.html", context)
 
@@ -198,3 +204,25 @@ def message_log_view(request: HttpRequest, pk: int) -> HttpResponse:
         "query_without_page": _query_without(request, "page"),
     }
     return render(request, "sync_engine/message_log.html", context)
+
+
+@login_required
+def results_live(request: HttpRequest, pk: int) -> HttpResponse:
+    """While a sync runs: its progress, and how many results arrived since the page was shown.
+
+    The table itself is not swapped under the person (they may be typing an unlink reason);
+    new results are announced with a link that shows them.
+    """
+    company = company_for_user(request, pk)
+    shown_at = request.GET.get("shown_at", "")
+    newer = SyncItemResult.objects.filter(company=company, pk__gt=int(shown_at or 0))
+    context = {
+        "company": company,
+        "bell": bell_state(company=company),
+        "new_results": newer.count() if shown_at.isdigit() else 0,
+        "new_errors": newer.filter(outcome=SyncItemResult.Outcome.FAILED).count()
+        if shown_at.isdigit()
+        else 0,
+        "shown_at": shown_at,
+    }
+    return render(request, "sync_engine/_results_live.html", context)

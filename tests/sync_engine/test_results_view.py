@@ -137,3 +137,20 @@ def test_it_hides_another_groups_results(client, charlie, run):
     client.force_login(charlie)
     assert _page(client, run.company).status_code == 404
     assert _act(client, run.company, action="resolve", result=[1]).status_code == 404
+
+
+def test_it_shows_progress_and_announces_new_results_while_a_sync_runs(client, bob, acme_north):
+    from sync_engine.models import SyncRunProgress
+
+    running = SyncRun.objects.create(company=acme_north, trigger="manual", status="running")
+    SyncRunProgress.objects.create(run=running, entity=Entity.INVOICE, total=10, done=4, failed=1)
+    client.force_login(bob)
+    page = _page(client, acme_north)
+    assert "Invoices 4 / 10 · 1 failed" in page.content.decode()
+    shown_at = page.context["shown_at"]
+    _result(running, "INV-NEW")
+    live = client.get(
+        reverse("sync_engine:results_live", args=[acme_north.pk]), {"shown_at": shown_at}
+    )
+    html = live.content.decode()
+    assert "1 new result</strong>, 1 failed" in html and "errors found so far" in html
