@@ -205,7 +205,7 @@ def push_record(ctx: RunContext, kind: Kind, record: Model, mappings: payloads.M
     if kind.entity == Entity.CREDIT_NOTE and record.status == CreditNote.Status.VOID:
         return _withdraw_credit(ctx, kind, record)
     if kind.entity == Entity.PAYMENT and record.voided_at is not None:
-        return _void_payment(ctx, kind, record)
+        return _void(ctx, kind, record)
     outcome = _push(ctx, kind, record, mappings)
     if kind.entity == Entity.CREDIT_NOTE and outcome != Outcome.FAILED:
         _allocate(ctx, kind, record, mappings)
@@ -271,16 +271,17 @@ def _push(ctx: RunContext, kind: Kind, record: Model, mappings: payloads.Mapping
         return Outcome.FAILED
 
 
-def _void(ctx: RunContext, kind: Kind, invoice: Invoice) -> str:
-    """Void the invoice in QuickBooks too (it stays there with zero amounts, as QuickBooks does)."""
+def _void(ctx: RunContext, kind: Kind, record: Invoice | Payment) -> str:
+    """Void an invoice or a payment in QuickBooks too (it stays there, with zero amounts)."""
+    voider = client.void_invoice if kind.entity == Entity.INVOICE else client.void_payment
 
     def void(link, rid, subject):
         return ctx.qbo(
-            lambda api: client.void_invoice(api, link.qbo_id, link.sync_token, request_id=rid),
+            lambda api: voider(api, link.qbo_id, link.sync_token, request_id=rid),
             subject=subject, name="void", write=True,
         )  # fmt: skip
 
-    return _once_voided(ctx, kind, invoice, void, message="Voided in QuickBooks.")
+    return _once_voided(ctx, kind, record, void, message="Voided in QuickBooks.")
 
 
 def _once_voided(ctx: RunContext, kind: Kind, record, operation, *, message: str) -> str:
@@ -299,16 +300,6 @@ def _once_voided(ctx: RunContext, kind: Kind, record, operation, *, message: str
     _store(link, done, VOIDED)
     ctx.record(subject, Outcome.UPDATED, message=message)
     return Outcome.UPDATED
-
-
-def _void_payment(ctx: RunContext, kind: Kind, payment: Payment) -> str:
-    def void(link, rid, subject):
-        return ctx.qbo(
-            lambda api: client.void_payment(api, link.qbo_id, link.sync_token, request_id=rid),
-            subject=subject, name="void", write=True,
-        )  # fmt: skip
-
-    return _once_voided(ctx, kind, payment, void, message="Voided in QuickBooks.")
 
 
 def _withdraw_credit(ctx: RunContext, kind: Kind, credit: CreditNote) -> str:

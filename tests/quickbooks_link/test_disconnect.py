@@ -13,14 +13,6 @@ from tests.quickbooks_link.oauth_dance import connect
 pytestmark = pytest.mark.sandbox
 
 
-@pytest.fixture
-def connected(client, alice, acme_north, qbo) -> QuickBooksConnection:
-    realm = qbo.control("POST", "realms", {"name": "Acme North Books"})["realm_id"]
-    client.force_login(alice)
-    connect(client, acme_north, realm_id=realm)
-    return QuickBooksConnection.objects.get(company=acme_north)
-
-
 def _disconnect(client, company):
     return client.post(reverse("quickbooks_link:disconnect", args=[company.pk]))
 

@@ -9,9 +9,7 @@ from quickbooks.objects.customer import Customer
 
 from quickbooks_link import client as qbo_client
 from quickbooks_link.limits import DatabaseLimiter, Limits, RedisLimiter
-from quickbooks_link.models import QuickBooksConnection
 from quickbooks_link.tokens import connection_call
-from tests.quickbooks_link.oauth_dance import connect
 from tests.services import redis_url_or_reason
 
 SMALL = Limits(in_flight=3, per_second=5, per_minute=8, batch_per_minute=2, minute_seconds=60)
@@ -62,14 +60,6 @@ def test_it_holds_the_batch_limit_per_minute(backend):
 def test_it_keeps_realms_apart(backend):
     _grant(backend, 3)
     assert backend.try_acquire("realm-2", batch=False)[0]
-
-
-@pytest.fixture
-def connected(client, alice, acme_north, qbo) -> QuickBooksConnection:
-    realm = qbo.control("POST", "realms", {"name": "Acme North Books"})["realm_id"]
-    client.force_login(alice)
-    connect(client, acme_north, realm_id=realm)
-    return QuickBooksConnection.objects.get(company=acme_north)
 
 
 def _read_customers(connection) -> list:
