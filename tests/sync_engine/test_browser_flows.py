@@ -6,7 +6,6 @@ then runs what is queued, exactly as a worker would, against the running sandbox
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from pathlib import Path
@@ -31,8 +30,10 @@ def browser():
     require_service("Chromium", Path(CHROMIUM).exists(), "install Debian's chromium package")
     from playwright.sync_api import sync_playwright
 
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright runs an event loop
-    with sync_playwright() as playwright:
+    # Playwright runs an event loop in this thread, so Django must allow ORM calls meanwhile;
+    # only for these tests: later ones, and their subprocesses, must not inherit it.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
