@@ -14,6 +14,7 @@ urlpatterns = [
     path("companies/<int:pk>/sync/results/act/", views.result_action, name="result_action"),
     path("companies/<int:pk>/sync/results/live/", views.results_live, name="results_live"),
     path("companies/<int:pk>/sync/history/", views.history, name="history"),
+    path("companies/<int:pk>/records/<slug:entity>/<int:record_id>/", views.record, name="record"),
     path("companies/<int:pk>/sync/messages/", views.message_log_view, name="messages"),
     path("quickbooks/webhooks/", webhooks.quickbooks_webhook, name="quickbooks_webhook"),
 ]

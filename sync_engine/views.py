@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -14,6 +15,7 @@ from companies.access import Role, company_for_user, has_role
 from companies.selectors import companies_for_user
 from companies.views import safe_next
 from quickbooks_link.deeplinks import qbo_url
+from quickbooks_link.models import ExternalLink
 from sync_engine import services
 from sync_engine.models import Direction, Entity, SyncItemResult, SyncMessage, SyncRun
 from sync_engine.results import ResultFilters, default_since, results_for, unlinked_records
@@ -115,6 +117,7 @@ def results(request: HttpRequest, pk: int) -> HttpResponse:
         "outcomes": SyncItemResult.Outcome.choices,
         "query_without_page": _query_without(request, "page"),
         "bell": bell_state(company=company),
+        "linkable": list(RECORD_MODELS),
         "shown_at": SyncItemResult.objects.filter(company=company)
         .order_by("-pk")
         .values_list("pk", flat=True)
@@ -226,3 +229,37 @@ def results_live(request: HttpRequest, pk: int) -> HttpResponse:
         "shown_at": shown_at,
     }
     return render(request, "sync_engine/_results_live.html", context)
+
+
+RECORD_MODELS = {
+    Entity.TENANT: ("companies", "Tenant"),
+    Entity.INVOICE: ("companies", "Invoice"),
+    Entity.CREDIT_NOTE: ("companies", "CreditNote"),
+    Entity.PAYMENT: ("companies", "Payment"),
+}
+
+
+@login_required
+def record(request: HttpRequest, pk: int, entity: str, record_id: int) -> HttpResponse:
+    """One app record as QuickBooks knows it: its details, its link and every sync of it."""
+    company = company_for_user(request, pk)
+    if entity not in RECORD_MODELS:
+        raise Http404
+    model = apps.get_model(*RECORD_MODELS[entity])
+    item = get_object_or_404(model, pk=record_id, company=company)
+    link = ExternalLink.objects.filter(**{services.LINK_FIELDS[entity][0]: item}).first()
+    realm = getattr(getattr(company, "qbo_connection", None), "realm_id", "")
+    context = {
+        "company": company,
+        "entity": Entity(entity),
+        "item": item,
+        "lines": item.lines.select_related("charge_code", "tax_rate")
+        if hasattr(item, "lines")
+        else [],
+        "link": link,
+        "qbo_url": qbo_url(entity, link.qbo_id, realm) if link else "",
+        "results": SyncItemResult.objects.filter(
+            company=company, entity=entity, record_id=record_id
+        )[:50],
+    }
+    return render(request, "sync_engine/record.html", context)

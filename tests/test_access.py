@@ -25,13 +25,15 @@ def _company_urls(patterns=None, namespace: str = "") -> list[str]:
 
 
 COMPANY_URLS = _company_urls()
-STEP_URLS = {"quickbooks_link:onboarding_step"}
+# URLs that take more than the company's id: the rest of their arguments.
+EXTRA_ARGS = {
+    "quickbooks_link:onboarding_step": ["tax"],
+    "sync_engine:record": ["invoice", 1],
+}
 
 
 def _url(name: str, company) -> str:
-    if name in STEP_URLS:
-        return reverse(name, args=[company.pk, "tax"])
-    return reverse(name, args=[company.pk])
+    return reverse(name, args=[company.pk, *EXTRA_ARGS.get(name, [])])
 
 
 def test_it_knows_the_company_pages():

@@ -154,3 +154,20 @@ def test_it_shows_progress_and_announces_new_results_while_a_sync_runs(client, b
     )
     html = live.content.decode()
     assert "1 new result</strong>, 1 failed" in html and "errors found so far" in html
+
+
+def test_it_links_each_row_to_the_apps_record_and_its_history(client, bob, run, make_invoice):
+    invoice = make_invoice(number="INV-42")
+    _result(run, "INV-42", record_id=invoice.pk, explanation="The books are closed.")
+    client.force_login(bob)
+    url = reverse("sync_engine:record", args=[run.company_id, "invoice", invoice.pk])
+    assert url in _page(client, run.company, since="2000-01-01").content.decode()
+    html = client.get(url).content.decode()
+    assert "INV-42" in html and "1200.00" in html and "The books are closed." in html
+
+
+def test_it_hides_a_record_of_another_company(client, bob, run, make_invoice, acme_south):
+    invoice = make_invoice(number="INV-43")
+    client.force_login(bob)
+    url = reverse("sync_engine:record", args=[acme_south.pk, "invoice", invoice.pk])
+    assert client.get(url).status_code == 404
