@@ -39,6 +39,10 @@ class QboTimeoutError(QboTransientError):
     """No answer in time. Unlike a dropped connection, QuickBooks may still be working on it."""
 
 
+class QboNotSentError(QboTransientError):
+    """The request was never sent (our rate limiter's store is unreachable): retry later."""
+
+
 class QboThrottledError(QboTransientError):
     """HTTP 429 (or fault 3001): Intuit asks us to wait before the next request."""
 

@@ -16,17 +16,22 @@ demo's processes, whose write transactions are serialised; PostgreSQL takes an a
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
+import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from quickbooks_link.errors import QboNotSentError
+
+logger = logging.getLogger(__name__)
 IN_FLIGHT_POLL = 0.05  # every slot is held by a request still in flight: look again soon
 
 
@@ -93,8 +98,6 @@ return 0
 
 class RedisLimiter:
     def __init__(self, url: str, limits: Limits) -> None:
-        import redis
-
         self.redis = redis.Redis.from_url(url)
         self.limits = limits
         self.acquire_script = self.redis.register_script(ACQUIRE_SCRIPT)
@@ -211,7 +214,9 @@ class Permit:
         deadline = time.monotonic() + self.max_wait
         backend = limiter()
         while True:
-            self.token, wait = backend.try_acquire(self.realm, batch=self.batch)
+            self.token, wait = _transient_if_down(
+                lambda: backend.try_acquire(self.realm, batch=self.batch)
+            )
             if self.token:
                 return self
             if time.monotonic() + wait > deadline:
@@ -219,4 +224,18 @@ class Permit:
             time.sleep(wait)
 
     def __exit__(self, *exc_info) -> None:
-        limiter().release(self.realm, self.token)
+        try:
+            limiter().release(self.realm, self.token)
+        except Exception:
+            # The answer is in already; an unreleased permit only expires with its lease.
+            logger.warning("could not release a QuickBooks permit for realm %s", self.realm)
+
+
+def _transient_if_down(operation):
+    """The limiter's store (Redis or the database) being unreachable is a transient failure."""
+    import redis
+
+    try:
+        return operation()
+    except (redis.RedisError, DatabaseError) as exc:
+        raise QboNotSentError(f"The QuickBooks rate limiter is unavailable: {exc}") from exc

@@ -202,6 +202,10 @@ QBO_LIMIT_MINUTE_SECONDS = envfloat("QBO_LIMIT_MINUTE_SECONDS", "60")
 # How long a request may wait for room under the limits, and how often a 429 is waited out.
 QBO_LIMIT_MAX_WAIT = envint("QBO_LIMIT_MAX_WAIT", "120")
 QBO_THROTTLE_RETRIES = envint("QBO_THROTTLE_RETRIES", "4")
+if SYNC_PENDING_LEASE < 2 * QBO_HTTP_TIMEOUT:
+    # A shorter lease would let a later run resend a create QuickBooks may still be writing.
+    raise ImproperlyConfigured("SYNC_PENDING_LEASE must be at least twice QBO_HTTP_TIMEOUT")
+
 if QBO_ENVIRONMENT != "local" and not (QBO_CLIENT_ID and QBO_CLIENT_SECRET):
     raise ImproperlyConfigured(
         f"QBO_ENVIRONMENT={QBO_ENVIRONMENT} needs QBO_CLIENT_ID and QBO_CLIENT_SECRET"

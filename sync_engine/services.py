@@ -45,12 +45,17 @@ def _enqueue(run: SyncRun, *, countdown: float = 0) -> None:
 
 
 def _create_or_merge(lookup: dict, create: dict) -> tuple[SyncRun, bool]:
-    try:
-        with transaction.atomic():
-            return SyncRun.objects.create(**lookup, **create), True
-    except IntegrityError:
-        # The partial unique constraints say one is already waiting: the request merges into it.
-        return SyncRun.objects.get(**lookup, status=SyncRun.Status.QUEUED), False
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                return SyncRun.objects.create(**lookup, **create), True
+        except IntegrityError:
+            # The partial unique constraints say one is already waiting: the request merges
+            # into it, unless it started in the meantime, in which case queue a new one.
+            waiting = SyncRun.objects.filter(**lookup, status=SyncRun.Status.QUEUED).first()
+            if waiting is not None:
+                return waiting, False
+    raise RuntimeError("a sync run could be neither created nor found; try again")
 
 
 def sync_run_request(

@@ -20,7 +20,13 @@ from sync_engine.models import Direction, SyncItemResult, SyncMessage, SyncRun, 
 from sync_engine.services import sync_run_heartbeat
 
 T = TypeVar("T")
-HEARTBEAT_SECONDS = 15
+
+
+def _heartbeat_seconds() -> float:
+    # Several beats fit in the reaper's patience, however short it is configured.
+    return max(1.0, min(15.0, settings.SYNC_RUN_STALE_AFTER / 4))
+
+
 OUTCOME_COUNTER = {
     SyncItemResult.Outcome.CREATED: "created",
     SyncItemResult.Outcome.UPDATED: "updated",
@@ -90,7 +96,9 @@ class RunContext:
         try:
             result = operation(self.api)
         except QboError as exc:
-            self._log(self.api.exchanges[seen:], subject, name, error=exc)
+            answered = self.api.exchanges[seen:]
+            # A timeout or a dropped connection has no answer: it is logged all the same.
+            self._log(answered, subject, name, error=exc, lost=not answered)
             raise
         except Exception as exc:  # timeouts and dropped connections: logged, then classified
             self._log(self.api.exchanges[seen:], subject, name, error=exc, lost=True)
@@ -130,7 +138,7 @@ class RunContext:
         )
 
     def _beat(self) -> None:
-        if time.monotonic() - self._last_beat > HEARTBEAT_SECONDS:
+        if time.monotonic() - self._last_beat > _heartbeat_seconds():
             sync_run_heartbeat(self.run)
             self._last_beat = time.monotonic()
 

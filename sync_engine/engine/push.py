@@ -36,7 +36,14 @@ from django.utils import timezone
 
 from companies.models import CreditNote, Invoice, Payment, Tenant
 from quickbooks_link import client
-from quickbooks_link.errors import QboPermanentError
+from quickbooks_link.errors import (
+    QboAuthError,
+    QboNotSentError,
+    QboPermanentError,
+    QboReconnectRequired,
+    QboThrottledError,
+)
+from quickbooks_link.limits import Throttled
 from quickbooks_link.models import ExternalLink, QboEntity
 from sync_engine import explain, payloads
 from sync_engine.engine.context import RunContext, Subject
@@ -177,10 +184,31 @@ def _store(link: ExternalLink, obj: dict, fingerprint: str) -> None:
         setattr(link, name, value)
 
 
+# Failures that prove QuickBooks never executed the write: refused before it was processed (401,
+# 429), or never sent (access lapsed at refresh, our limiter full or unreachable). Timeouts,
+# dropped connections and 5xx prove nothing, so their intent stays for a later reconciliation.
+NOT_WRITTEN = (QboAuthError, QboReconnectRequired, QboThrottledError, QboNotSentError, Throttled)
+
+
+def _sent(links: list[ExternalLink], operation):
+    """Call QuickBooks for these claimed links; if it certainly wrote nothing, free them now."""
+    try:
+        return operation()
+    except NOT_WRITTEN:
+        for link in links:
+            _release(link)
+        raise
+
+
 def _in_flight_elsewhere(link: ExternalLink, rid: str) -> bool:
+    """A pending intent younger than the lease may still be on its way to QuickBooks.
+
+    Whatever its requestid: a batch sent under the batch's own requestid, or a request that
+    timed out while QuickBooks was still working on it, can land after we look it up, and a
+    second create would then be a duplicate (the fault suite showed exactly that).
+    """
     return bool(
         link.pending_request_id
-        and link.pending_request_id != rid
         and link.pending_since
         and timezone.now() - link.pending_since < _lease()
     )
@@ -347,10 +375,10 @@ def _create(ctx, kind: Kind, record, link, payload: dict, fingerprint: str) -> s
     if not _claim(link, rid, fingerprint):
         ctx.record(_subject(kind, record), Outcome.SKIPPED, message="Being sent by another sync.")
         return Outcome.SKIPPED
-    created = ctx.qbo(
+    created = _sent([link], lambda: ctx.qbo(
         lambda api: client.create(api, kind.qbo_entity, payload, request_id=rid),
         subject=_subject(kind, record), name="create", write=True,
-    )  # fmt: skip
+    ))  # fmt: skip
     _store(link, created, fingerprint)
     ctx.record(_subject(kind, record, link.qbo_id), Outcome.CREATED)
     return Outcome.CREATED
@@ -374,10 +402,10 @@ def _update(ctx, kind: Kind, record, link, payload: dict, fingerprint: str) -> s
         return Outcome.SKIPPED
     body = {**payload, "Id": link.qbo_id, "SyncToken": link.sync_token, "sparse": False}
     try:
-        updated = ctx.qbo(
+        updated = _sent([link], lambda: ctx.qbo(
             lambda api: client.update(api, kind.qbo_entity, body, request_id=rid),
             subject=_subject(kind, record, link.qbo_id), name="update", write=True,
-        )  # fmt: skip
+        ))  # fmt: skip
     except QboPermanentError as exc:
         if exc.code != "5010":
             raise
@@ -502,10 +530,10 @@ def _send_batch(ctx: RunContext, kind: Kind, items: list[_Pending], mappings) ->
     ]
     batch_rid = hashlib.sha256("|".join(i.rid for i in items).encode()).hexdigest()[:36]
     subject = Subject(entity=kind.entity, label=f"{len(items)} {kind.entity} records")
-    answers = ctx.qbo(
+    answers = _sent([item.link for item in items], lambda: ctx.qbo(
         lambda api: client.batch(api, requests, request_id=batch_rid),
         subject=subject, name="batch create", write=True,
-    )  # fmt: skip
+    ))  # fmt: skip
     by_id = {answer.get("bId"): answer for answer in answers}
     for index, item in enumerate(items):
         _batch_item_done(ctx, kind, item, by_id.get(str(index)), mappings)
