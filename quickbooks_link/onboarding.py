@@ -19,6 +19,7 @@ from companies.models import ChargeCode, CreditNote, Invoice, Payment, Property,
 from quickbooks_link import client
 from quickbooks_link.errors import QboPermanentError
 from quickbooks_link.models import (
+    LINK_RECORD_FIELDS,
     ExternalLink,
     QboEntity,
     QboReferenceRecord,
@@ -102,12 +103,7 @@ def _mark_done(connection: QuickBooksConnection, step: str) -> None:
 
 
 def _link(company, entity: QboEntity, record, qbo_id: str) -> None:
-    field = {
-        QboEntity.TAX_CODE: "tax_rate",
-        QboEntity.ITEM: "charge_code",
-        QboEntity.CLASS: "property",
-        QboEntity.CUSTOMER: "tenant",
-    }[entity]
+    field = LINK_RECORD_FIELDS[entity]
     if not qbo_id:
         ExternalLink.objects.filter(**{field: record}).delete()
         return

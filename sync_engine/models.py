@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from quickbooks_link.models import ExternalLink, QboEntity
+
 
 class Entity(models.TextChoices):
     """The kinds of record a sync moves, in the order a full sync handles them."""
@@ -18,6 +20,20 @@ class Entity(models.TextChoices):
     INVOICE = "invoice", "Invoices"
     CREDIT_NOTE = "credit_note", "Credit notes"
     PAYMENT = "payment", "Payments"
+
+
+# The app records that have a QuickBooks twin: their field on ExternalLink, their QuickBooks entity.
+RECORD_LINKS = {
+    Entity.TENANT: ("tenant", QboEntity.CUSTOMER),
+    Entity.INVOICE: ("invoice", QboEntity.INVOICE),
+    Entity.CREDIT_NOTE: ("credit_note", QboEntity.CREDIT_MEMO),
+    Entity.PAYMENT: ("payment", QboEntity.PAYMENT),
+}
+
+
+def record_model(entity: str) -> type[models.Model]:
+    """The app model behind an entity with a QuickBooks twin (read off ExternalLink's field)."""
+    return ExternalLink._meta.get_field(RECORD_LINKS[entity][0]).related_model
 
 
 class Direction(models.TextChoices):

@@ -9,15 +9,9 @@ from django.db.models import Q, QuerySet
 
 from companies.models import Company
 from quickbooks_link.models import ExternalLink
-from sync_engine.models import Direction, Entity, SyncItemResult, SyncRun
+from sync_engine.models import RECORD_LINKS, Direction, Entity, SyncItemResult, SyncRun
 
 PAGE_SIZES = (25, 50, 100)
-LINKED_ENTITIES = {
-    Entity.TENANT: "tenant",
-    Entity.INVOICE: "invoice",
-    Entity.CREDIT_NOTE: "credit_note",
-    Entity.PAYMENT: "payment",
-}
 
 
 @dataclass(frozen=True)
@@ -77,7 +71,7 @@ def default_since(company: Company) -> datetime.date | None:
 
 def _unlinked_condition(company: Company) -> Q:
     condition = Q(pk__in=[])
-    for entity, field in LINKED_ENTITIES.items():
+    for entity, (field, _qbo_entity) in RECORD_LINKS.items():
         ids = ExternalLink.objects.filter(
             company=company, unlinked_at__isnull=False, **{f"{field}__isnull": False}
         ).values(f"{field}_id")
@@ -111,7 +105,7 @@ def results_for(*, company: Company, filters: ResultFilters) -> QuerySet[SyncIte
 def unlinked_records(company: Company, rows: list[SyncItemResult]) -> set[tuple[str, int]]:
     """Which of the rows' records are unlinked: at most one query per kind of record."""
     found: set[tuple[str, int]] = set()
-    for entity, field in LINKED_ENTITIES.items():
+    for entity, (field, _qbo_entity) in RECORD_LINKS.items():
         ids = {row.record_id for row in rows if row.entity == entity and row.record_id}
         if ids:
             unlinked = ExternalLink.objects.filter(

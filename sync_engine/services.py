@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from companies.models import Company, DocumentStatus
 from quickbooks_link.models import ExternalLink
-from sync_engine.models import Entity, SyncItemResult, SyncMessage, SyncRun
+from sync_engine.models import RECORD_LINKS, SyncItemResult, SyncMessage, SyncRun
 from sync_engine.selectors import companies_ready_to_sync
 
 
@@ -205,9 +205,6 @@ def sync_all_request(*, spread_seconds: float | None = None) -> int:
     return len(companies)
 
 
-RECORD_ENTITIES = {Entity.INVOICE, Entity.CREDIT_NOTE, Entity.TENANT, Entity.PAYMENT}
-
-
 MESSAGE_LOG_DAYS = 90  # product.md §8
 PRUNE_BATCH = 10_000
 
@@ -221,22 +218,15 @@ def sync_messages_prune(*, now: datetime.datetime | None = None) -> int:
 
 # ---- acting on results (Sync Results page) ------------------------------------------------------
 
-LINK_FIELDS = {
-    Entity.TENANT: ("tenant", "Customer"),
-    Entity.INVOICE: ("invoice", "Invoice"),
-    Entity.CREDIT_NOTE: ("credit_note", "CreditMemo"),
-    Entity.PAYMENT: ("payment", "Payment"),
-}
-
 
 class NotActionable(Exception):
     """The action does not apply to this result; the message says why, for the person."""
 
 
 def _record_of(result: SyncItemResult):
-    if result.entity not in LINK_FIELDS or result.record_id is None:
+    if result.entity not in RECORD_LINKS or result.record_id is None:
         raise NotActionable("Only tenants, invoices, credit notes and payments can be acted on.")
-    return LINK_FIELDS[result.entity]
+    return RECORD_LINKS[result.entity]
 
 
 def result_resolve(*, result: SyncItemResult, user) -> bool:

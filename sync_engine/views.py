@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -17,7 +16,15 @@ from companies.views import safe_next
 from quickbooks_link.deeplinks import qbo_url
 from quickbooks_link.models import ExternalLink
 from sync_engine import services
-from sync_engine.models import Direction, Entity, SyncItemResult, SyncMessage, SyncRun
+from sync_engine.models import (
+    RECORD_LINKS,
+    Direction,
+    Entity,
+    SyncItemResult,
+    SyncMessage,
+    SyncRun,
+    record_model,
+)
 from sync_engine.results import ResultFilters, default_since, results_for, unlinked_records
 from sync_engine.selectors import (
     bell_state,
@@ -117,7 +124,7 @@ def results(request: HttpRequest, pk: int) -> HttpResponse:
         "outcomes": SyncItemResult.Outcome.choices,
         "query_without_page": _query_without(request, "page"),
         "bell": bell_state(company=company),
-        "linkable": list(RECORD_MODELS),
+        "linkable": list(RECORD_LINKS),
         "shown_at": SyncItemResult.objects.filter(company=company)
         .order_by("-pk")
         .values_list("pk", flat=True)
@@ -231,23 +238,14 @@ def results_live(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "sync_engine/_results_live.html", context)
 
 
-RECORD_MODELS = {
-    Entity.TENANT: ("companies", "Tenant"),
-    Entity.INVOICE: ("companies", "Invoice"),
-    Entity.CREDIT_NOTE: ("companies", "CreditNote"),
-    Entity.PAYMENT: ("companies", "Payment"),
-}
-
-
 @login_required
 def record(request: HttpRequest, pk: int, entity: str, record_id: int) -> HttpResponse:
     """One app record as QuickBooks knows it: its details, its link and every sync of it."""
     company = company_for_user(request, pk)
-    if entity not in RECORD_MODELS:
+    if entity not in RECORD_LINKS:
         raise Http404
-    model = apps.get_model(*RECORD_MODELS[entity])
-    item = get_object_or_404(model, pk=record_id, company=company)
-    link = ExternalLink.objects.filter(**{services.LINK_FIELDS[entity][0]: item}).first()
+    item = get_object_or_404(record_model(entity), pk=record_id, company=company)
+    link = ExternalLink.objects.filter(**{RECORD_LINKS[entity][0]: item}).first()
     realm = getattr(getattr(company, "qbo_connection", None), "realm_id", "")
     context = {
         "company": company,

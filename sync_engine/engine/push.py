@@ -47,7 +47,7 @@ from quickbooks_link.limits import Throttled
 from quickbooks_link.models import ExternalLink, QboEntity
 from sync_engine import explain, payloads
 from sync_engine.engine.context import RunContext, Subject
-from sync_engine.models import Entity, SyncItemResult
+from sync_engine.models import RECORD_LINKS, Entity, SyncItemResult
 
 Outcome = SyncItemResult.Outcome
 
@@ -106,20 +106,22 @@ def _customer(tenant: Tenant, mappings: payloads.Mappings) -> dict:
     return payload
 
 
+def _kind(entity: str, build, label, find) -> Kind:
+    field, qbo_entity = RECORD_LINKS[entity]
+    return Kind(entity, qbo_entity, field, build, label, find)
+
+
 KINDS: dict[str, Kind] = {
-    Entity.TENANT: Kind(
-        Entity.TENANT, QboEntity.CUSTOMER, "tenant", _customer, lambda r: r.name, _find_customer,
+    Entity.TENANT: _kind(Entity.TENANT, _customer, lambda r: r.name, _find_customer),
+    Entity.INVOICE: _kind(
+        Entity.INVOICE, payloads.invoice_payload, lambda r: r.number, _find_document(Entity.INVOICE)
     ),
-    Entity.INVOICE: Kind(
-        Entity.INVOICE, QboEntity.INVOICE, "invoice", payloads.invoice_payload,
-        lambda r: r.number, _find_document(Entity.INVOICE),
+    Entity.CREDIT_NOTE: _kind(
+        Entity.CREDIT_NOTE, payloads.credit_memo_payload, lambda r: r.number,
+        _find_document(Entity.CREDIT_NOTE),
     ),
-    Entity.CREDIT_NOTE: Kind(
-        Entity.CREDIT_NOTE, QboEntity.CREDIT_MEMO, "credit_note", payloads.credit_memo_payload,
-        lambda r: r.number, _find_document(Entity.CREDIT_NOTE),
-    ),
-    Entity.PAYMENT: Kind(
-        Entity.PAYMENT, QboEntity.PAYMENT, "payment", payloads.payment_payload,
+    Entity.PAYMENT: _kind(
+        Entity.PAYMENT, payloads.payment_payload,
         lambda r: f"Payment {r.reference or r.pk} ({r.amount})", _find_payment,
     ),
 }  # fmt: skip

@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 
 from companies.models import CreditNote, DocumentStatus, Invoice, Payment, Tenant
 from quickbooks_link.models import ExternalLink, QuickBooksConnection
-from sync_engine.models import Entity, SyncItemResult
+from sync_engine.models import RECORD_LINKS, Entity, SyncItemResult
 from sync_engine.payloads import Mappings
 
 
@@ -27,16 +27,8 @@ def _open_error_ids(company_id: int, entity: str) -> QuerySet:
     ).values("record_id")
 
 
-LINK_FIELD = {
-    Entity.TENANT: "tenant",
-    Entity.INVOICE: "invoice",
-    Entity.CREDIT_NOTE: "credit_note",
-    Entity.PAYMENT: "payment",
-}
-
-
 def _pending_ids(company_id: int, entity: str) -> QuerySet:
-    field = LINK_FIELD[entity]
+    field, _qbo_entity = RECORD_LINKS[entity]
     return ExternalLink.objects.filter(
         company_id=company_id, pending_since__isnull=False, **{f"{field}__isnull": False}
     ).values_list(f"{field}_id", flat=True)
